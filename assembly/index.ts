@@ -1,0 +1,123 @@
+// The data plane's exports: the batch call, the control calls and the
+// counters. Nothing else lives here.
+
+import { initTables, conns4, conns6, setExpireQuiescentTemplate } from "./core";
+import { runBatch as run, setExpireBudget as setBudget, batches, framesIn, framesTx, framesLocal } from "./ring/batch";
+import { scratch as scratchArea, ARG_ADDR } from "./ctl/scratch";
+import * as api from "./ctl/api";
+import * as G from "./svc/generation";
+import * as E from "./ctl/errors";
+import * as L from "./net/link";
+import * as R from "./net/route";
+import * as N from "./net/neigh";
+import * as St from "./conn/state";
+import * as D from "./stats/drops";
+import { SCHED_NAMES } from "./sched/registry";
+import * as T from "./ctl/testing";
+
+let ready = false;
+
+/** Sizes the connection tables (entries); seed randomises the hashes. Once only. */
+export function init(cap4: u32, cap6: u32, seed: u32): i32 {
+  if (ready) return E.E_EXISTS;
+  if (cap4 == 0 || cap4 > 0x4000000 || cap6 > 0x4000000) return E.E_INVAL;
+  initTables(cap4, cap6, seed);
+  ready = true;
+  return E.OK;
+}
+
+export function scratch(): usize { return scratchArea; }
+
+/** Buffer for frames or descriptors, aligned to align bytes (a power of two); never freed. */
+export function allocBuffer(size: u32, align: u32): usize {
+  const p = heap.alloc(<usize>size + <usize>align);
+  return (p + <usize>align - 1) & ~(<usize>align - 1);
+}
+
+export function runBatch(desc: usize, count: u32, now: u32): u32 { return run(desc, count, now); }
+export function setExpireBudget(n: u32): void { setBudget(n); }
+
+// ---- configuration transactions ----
+export function txBegin(): i32 { return G.txBegin(); }
+export function txCommit(): i32 { return G.txCommit(); }
+export function txAbort(): void { G.txAbort(); }
+/** op: 0 add, 1 edit, 2 delete; spec in scratch. */
+export function svcCall(op: i32): i32 { return api.svcCall(op); }
+export function destCall(op: i32): i32 { return api.destCall(op); }
+export function svcFlush(): i32 { return G.svcFlush(); }
+export function markRuleAdd(af: u8, proto: u8, prefixLen: u8, portLo: u16, portHi: u16, mark: u32): i32 {
+  return api.markRuleAdd(af, proto, prefixLen, portLo, portHi, mark);
+}
+export function markRulesClear(): i32 { return api.markRulesClear(); }
+export function svcStats(): i32 { return api.svcStats(); }
+export function destStats(): i32 { return api.destStats(); }
+export function serviceCount(): i32 { return G.live.services.length; }
+
+// ---- timeouts ----
+export function setTimeouts(tcp: u32, tcpfin: u32, udp: u32): void { St.setTimeouts(tcp, tcpfin, udp); }
+export function getTimeout(which: i32): u32 {
+  if (which == 0) return St.tcpTimeouts[St.S_ESTABLISHED] / 1000;
+  if (which == 1) return St.tcpTimeouts[St.S_FIN_WAIT] / 1000;
+  return St.udpTimeout / 1000;
+}
+export function setExpireQuiescent(on: bool): void { setExpireQuiescentTemplate(on); }
+
+// ---- links, addresses, routes, neighbours ----
+export function linkSet(id: i32, mtu: u32, up: bool): i32 { return L.linkSet(id, api.argMac(), mtu, up); }
+export function linkDel(id: i32): i32 {
+  const r = L.linkDel(id);
+  if (r == E.OK) { R.routesFlushLink(id); N.flush(id); }
+  return r;
+}
+export function addrAdd(id: i32, af: u8, prefixLen: u8): i32 { return L.addrAdd(id, af, api.argAddr(af), prefixLen); }
+export function addrDel(id: i32, af: u8): i32 { return L.addrDel(id, af, api.argAddr(af)); }
+export function routeAdd(af: u8, len: u8, linkId: i32, hasGw: bool): i32 {
+  if (af != 4 && af != 6) return E.E_INVAL;
+  if (L.link(linkId) === null) return E.E_NOLINK;
+  const r = new R.Route();
+  r.af = af; r.len = len; r.link = linkId; r.hasGw = hasGw;
+  r.prefix = api.argAddr(af); r.gw = api.argAddr2(af);
+  return R.routeAdd(r);
+}
+export function routeDel(af: u8, len: u8): i32 { return R.routeDel(af, api.argAddr(af), len); }
+export function neighSet(linkId: i32, af: u8, now: u32): i32 {
+  if (L.link(linkId) === null) return E.E_NOLINK;
+  return N.update(linkId, af, api.argAddr(af), api.argMac(), N.NUD_PERMANENT, now) ? E.OK : E.E_FULL;
+}
+export function neighFlush(linkId: i32): void { N.flush(linkId); }
+export function neighCapacity(): i32 { return N.capacity(); }
+/** Entry i of the neighbour table: its state (0 empty); address at ARG_ADDR, MAC at ARG_MAC. */
+export function neighRead(i: i32): i32 {
+  const s = N.entryState(i);
+  if (s == 0) return 0;
+  v128.store(scratchArea + ARG_ADDR, N.entryAddr(i));
+  store<u64>(scratchArea + 160, N.entryMac(i));
+  store<i32>(scratchArea + 168, N.entryLink(i));
+  store<u8>(scratchArea + 172, N.entryAf(i));
+  return s;
+}
+
+// ---- counters ----
+export function dropReasonCount(): i32 { return D.R_COUNT; }
+export function dropReasonName(i: i32): string { return i >= 0 && i < D.R_COUNT ? D.DROP_NAMES[i] : ""; }
+export function dropCounter(i: i32): u64 { return i >= 0 && i < D.R_COUNT ? D.drops[i] : 0; }
+export function connCount(af: u8): u32 { return af == 6 ? conns6.count : conns4.count; }
+export function connTableBytes(af: u8): usize { return af == 6 ? conns6.bytes : conns4.bytes; }
+export function connTableCapacity(af: u8): u32 { return af == 6 ? conns6.cap : conns4.cap; }
+export function batchStat(which: i32): u64 {
+  if (which == 0) return batches;
+  if (which == 1) return framesIn;
+  if (which == 2) return framesTx;
+  return framesLocal;
+}
+export function errorName(code: i32): string { return E.errorName(code); }
+export function schedulerCount(): i32 { return SCHED_NAMES.length; }
+export function schedulerName(i: i32): string { return i >= 0 && i < SCHED_NAMES.length ? SCHED_NAMES[i] : ""; }
+
+// ---- hooks for tests and benchmarks ----
+export function testSchedule(): i32 { return T.testSchedule(); }
+export function testSetDestConns(active: i32, inactive: i32): i32 { return T.testSetDestConns(active, inactive); }
+export function connsClear(): void { conns4.clear(); conns6.clear(); }
+export function expireStep(af: u8, now: u32, budget: u32): u32 {
+  return af == 6 ? conns6.expireStep(now, budget) : conns4.expireStep(now, budget);
+}

@@ -1,0 +1,100 @@
+// Neighbour table (ARP / ND cache): (link, address) → MAC. Open addressing
+// with a fixed capacity; learnt from ARP and ND traffic, or set statically.
+// An unresolved next hop gets one solicitation per second at most, and the
+// packet that needed it is a counted drop (TCP and the clients retry).
+
+import { mix32, foldAddr, addrEq } from "../util/bytes";
+
+export const NUD_INCOMPLETE: u8 = 1;
+export const NUD_REACHABLE: u8 = 2;
+export const NUD_PERMANENT: u8 = 3;
+
+const CAP: i32 = 4096; // power of two
+const MASK: u32 = <u32>CAP - 1;
+const RESOLVE_RETRY_MS: u32 = 1000;
+
+const keys = new StaticArray<v128>(CAP);
+const linkOf = new StaticArray<i32>(CAP);
+const afOf = new StaticArray<u8>(CAP);
+const macs = new StaticArray<u64>(CAP);
+const states = new StaticArray<u8>(CAP);   // 0 = empty
+const stamps = new StaticArray<u32>(CAP);  // last update or solicitation, ms
+let used: i32 = 0;
+
+@inline function slot(link: i32, af: u8, a: v128): i32 {
+  let h = mix32(foldAddr(a) ^ (<u32>link << 8) ^ <u32>af) & MASK;
+  while (true) {
+    const s = unchecked(states[h]);
+    if (s == 0) return -1 - <i32>h;
+    if (unchecked(linkOf[h]) == link && unchecked(afOf[h]) == af && addrEq(unchecked(keys[h]), a)) return <i32>h;
+    h = (h + 1) & MASK;
+  }
+}
+
+/** Result of lookup(): the MAC when it returns true. */
+export let foundMac: u64 = 0;
+
+export function lookup(link: i32, af: u8, a: v128): bool {
+  const i = slot(link, af, a);
+  if (i < 0) return false;
+  if (unchecked(states[i]) < NUD_REACHABLE) return false;
+  foundMac = unchecked(macs[i]);
+  return true;
+}
+
+/** Records a MAC. A learnt entry never replaces a permanent one. Returns false when full. */
+export function update(link: i32, af: u8, a: v128, mac: u64, state: u8, now: u32): bool {
+  let i = slot(link, af, a);
+  if (i < 0) {
+    if (used >= CAP * 3 / 4) return false;
+    i = -1 - i;
+    used++;
+    unchecked(keys[i] = a); unchecked(linkOf[i] = link); unchecked(afOf[i] = af);
+  } else if (unchecked(states[i]) == NUD_PERMANENT && state != NUD_PERMANENT) {
+    return true;
+  }
+  unchecked(macs[i] = mac); unchecked(states[i] = state); unchecked(stamps[i] = now);
+  return true;
+}
+
+/** True when a solicitation should go out now for this next hop (rate-limited). */
+export function shouldSolicit(link: i32, af: u8, a: v128, now: u32): bool {
+  let i = slot(link, af, a);
+  if (i < 0) {
+    if (used >= CAP * 3 / 4) return false;
+    i = -1 - i;
+    used++;
+    unchecked(keys[i] = a); unchecked(linkOf[i] = link); unchecked(afOf[i] = af);
+    unchecked(states[i] = NUD_INCOMPLETE); unchecked(stamps[i] = now);
+    return true;
+  }
+  if (unchecked(states[i]) != NUD_INCOMPLETE) return false;
+  if (<i32>(now - unchecked(stamps[i])) < <i32>RESOLVE_RETRY_MS) return false;
+  unchecked(stamps[i] = now);
+  return true;
+}
+
+/** Only consider learning from hosts we already asked about or that ask us (RFC 826). */
+export function known(link: i32, af: u8, a: v128): bool { return slot(link, af, a) >= 0; }
+
+/** Empties the table, or one link's entries (rebuilds to keep probe chains intact). */
+export function flush(link: i32): void {
+  const k = new StaticArray<v128>(CAP); const l = new StaticArray<i32>(CAP); const f = new StaticArray<u8>(CAP);
+  const m = new StaticArray<u64>(CAP); const s = new StaticArray<u8>(CAP); const t = new StaticArray<u32>(CAP);
+  for (let i = 0; i < CAP; i++) {
+    k[i] = keys[i]; l[i] = linkOf[i]; f[i] = afOf[i]; m[i] = macs[i]; s[i] = states[i]; t[i] = stamps[i];
+    states[i] = 0;
+  }
+  used = 0;
+  for (let i = 0; i < CAP; i++) {
+    if (s[i] == 0 || (link >= 0 && l[i] == link)) continue;
+    update(l[i], f[i], k[i], m[i], s[i], t[i]);
+  }
+}
+
+export function capacity(): i32 { return CAP; }
+export function entryState(i: i32): u8 { return states[i]; }
+export function entryLink(i: i32): i32 { return linkOf[i]; }
+export function entryAf(i: i32): u8 { return afOf[i]; }
+export function entryAddr(i: i32): v128 { return keys[i]; }
+export function entryMac(i: i32): u64 { return macs[i]; }

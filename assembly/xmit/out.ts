@@ -1,0 +1,74 @@
+// Building output frames: the IP datagram goes after a fresh, untagged
+// Ethernet header for the egress link; the next hop's MAC comes from the
+// neighbour table, and an unresolved one turns the output into an ARP
+// request (or an IPv6 neighbour solicitation) for it.
+
+import { Link, link } from "../net/link";
+import * as neigh from "../net/neigh";
+import * as route from "../net/route";
+import { writeEther, ETH_HLEN, ETH_P_IP, ETH_P_IPV6 } from "../packet/ether";
+import { writeArpRequest } from "../net/arp";
+import { writeNeighSolicit } from "../net/nd";
+import * as D from "../stats/drops";
+import * as M from "../packet/meta";
+import { v4of } from "../util/bytes";
+
+export const V_DROP: i32 = 0;
+export const V_TX: i32 = 1;
+export const V_LOCAL: i32 = 2;
+
+/** Results of the current frame besides its verdict. */
+export let outLen: u32 = 0;
+export let outLink: i32 = -1;
+export let reason: i32 = 0;
+
+export function resetOut(): void { outLen = 0; outLink = -1; reason = 0; }
+
+@inline export function drop(r: i32): i32 { reason = r; D.countDrop(r); return V_DROP; }
+
+/** Output ready: len bytes at the output slot, to link l. */
+@inline export function tx(l: i32, len: u32): i32 { outLink = l; outLen = len; return V_TX; }
+
+/**
+ * Copies the input's IP datagram to the output slot after room for an
+ * Ethernet header and `headroom` more bytes. Returns the IP header's new
+ * address, or 0 when the slot is too small.
+ */
+export function copyDatagram(inP: usize, outP: usize, outCap: u32, headroom: u32): usize {
+  const dlen = M.l3end - M.l3;
+  if (ETH_HLEN + headroom + dlen > outCap) return 0;
+  const dst = outP + ETH_HLEN + headroom;
+  const src = inP + M.l3;
+  if (dst != src) memory.copy(dst, src, dlen);
+  return dst;
+}
+
+/**
+ * Sends an IP packet of ipLen bytes already at outP+14 towards next hop nh
+ * on link lk: writes the Ethernet header, or replaces the frame with a
+ * neighbour solicitation when the next hop's MAC is unknown.
+ */
+export function sendIp(outP: usize, outCap: u32, ipLen: u32, lk: Link, af: u8, nh: v128, now: u32): i32 {
+  if (neigh.lookup(lk.id, af, nh)) {
+    writeEther(outP, neigh.foundMac, lk.mac, af == 4 ? ETH_P_IP : ETH_P_IPV6);
+    return tx(lk.id, ETH_HLEN + ipLen);
+  }
+  if (neigh.shouldSolicit(lk.id, af, nh, now)) {
+    const n = af == 4 ? writeArpRequest(outP, outCap, lk, v4of(nh)) : writeNeighSolicit(outP, outCap, lk, nh);
+    if (n > 0) {
+      D.countDrop(D.R_NEIGH_UNRESOLVED);
+      reason = D.R_NEIGH_UNRESOLVED;
+      return tx(lk.id, n);
+    }
+  }
+  return drop(D.R_NEIGH_UNRESOLVED);
+}
+
+/** Routes dst (af) and sends the packet at outP+14; counts no_route. */
+export function routeAndSend(outP: usize, outCap: u32, ipLen: u32, af: u8, dst: v128, now: u32): i32 {
+  const ok = af == 4 ? route.lookup4(v4of(dst)) : route.lookup(af, dst);
+  if (!ok) return drop(D.R_NO_ROUTE);
+  const lk = link(route.nhLink);
+  if (lk === null || !lk.up) return drop(D.R_NO_ROUTE);
+  return sendIp(outP, outCap, ipLen, lk!, af, route.nhAddr, now);
+}
