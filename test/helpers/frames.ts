@@ -343,31 +343,52 @@ function checkIp(pkt: Uint8Array, prefix: string, out: string[]): void {
   checkL4(L, pkt.subarray(L.headerLength, L.end), path, out);
 }
 
+/** Name and minimum length of the L4 headers whose checksum we verify. */
+function l4Kind(L: IpLayout): { name: string; minLen: number } | undefined {
+  if (L.proto === IPPROTO_TCP) return { name: "tcp", minLen: 20 };
+  if (L.proto === IPPROTO_UDP) return { name: "udp", minLen: 8 };
+  if (L.proto === IPPROTO_ICMP && L.version === 4) return { name: "icmp", minLen: 4 };
+  if (L.proto === IPPROTO_ICMPV6 && L.version === 6) return { name: "icmp6", minLen: 4 };
+  return undefined;
+}
+
 function checkL4(L: IpLayout, seg: Uint8Array, path: string, out: string[]): void {
-  const p = L.proto;
-  if (p === IPPROTO_IPIP || p === IPPROTO_IPV6) return checkIp(seg, `${path}/ipip `, out);
-  const name = p === IPPROTO_TCP ? "tcp" : p === IPPROTO_UDP ? "udp" : p === IPPROTO_ICMP ? "icmp" : p === IPPROTO_ICMPV6 ? "icmp6" : "";
-  if (!name || (p === IPPROTO_ICMP && L.version !== 4)) return;
-  const minLen = p === IPPROTO_TCP ? 20 : p === IPPROTO_ICMP || p === IPPROTO_ICMPV6 ? 4 : 8;
-  if (seg.length < minLen) return void out.push(`${path}/${name}: ${seg.length} bytes, shorter than its header`);
-  if (p === IPPROTO_TCP && (seg[12] >> 4) * 4 > seg.length) out.push(`${path}/tcp: data offset ${(seg[12] >> 4) * 4} beyond segment of ${seg.length}`);
-  if (p === IPPROTO_UDP) {
-    const udpLen = rd16(seg, 4);
-    if (udpLen !== seg.length) return void out.push(`${path}/udp: length field ${udpLen}, IP payload is ${seg.length}`);
-    if (rd16(seg, 6) === 0) {
-      if (L.version === 6) out.push(`${path}/udp: checksum 0 is not allowed over IPv6`);
-      return; // over IPv4, 0 means the sender did not compute one
-    }
+  if (L.proto === IPPROTO_IPIP || L.proto === IPPROTO_IPV6) {
+    checkIp(seg, `${path}/ipip `, out);
+    return;
   }
-  const initial = p === IPPROTO_ICMP ? 0 : onesSum(pseudoHeader(L.version, L.src, L.pseudoDst, p, seg.length));
+  const kind = l4Kind(L);
+  if (!kind) return;
+  const where = `${path}/${kind.name}`;
+  if (seg.length < kind.minLen) {
+    out.push(`${where}: ${seg.length} bytes, shorter than its header`);
+    return;
+  }
+  if (L.proto === IPPROTO_TCP && (seg[12] >> 4) * 4 > seg.length) {
+    out.push(`${where}: data offset ${(seg[12] >> 4) * 4} beyond segment of ${seg.length}`);
+  }
+  if (L.proto === IPPROTO_UDP && !udpNeedsChecksum(L, seg, where, out)) return;
+  const initial = L.proto === IPPROTO_ICMP ? 0 : onesSum(pseudoHeader(L.version, L.src, L.pseudoDst, L.proto, seg.length));
   if (inetChecksum(seg, initial) !== 0) {
-    const stored = rd16(seg, L4_CSUM_OFFSET[p]);
-    out.push(`${path}/${name}: checksum ${hex4(stored)}, expected ${hex4(l4Checksum(L.version, L.src, L.pseudoDst, p, seg))}`);
+    const stored = rd16(seg, L4_CSUM_OFFSET[L.proto]);
+    const expected = l4Checksum(L.version, L.src, L.pseudoDst, L.proto, seg);
+    out.push(`${where}: checksum ${hex4(stored)}, expected ${hex4(expected)}`);
   }
-  const errors = p === IPPROTO_ICMP ? ICMP4_ERRORS : ICMP6_ERRORS;
-  if ((p === IPPROTO_ICMP || p === IPPROTO_ICMPV6) && errors.has(seg[0]) && seg.length > 8) {
-    checkQuotedHeader(seg.subarray(8), `${path}/${name}/quoted `, out);
+  const errorTypes = L.proto === IPPROTO_ICMP ? ICMP4_ERRORS : L.proto === IPPROTO_ICMPV6 ? ICMP6_ERRORS : undefined;
+  if (errorTypes?.has(seg[0]) && seg.length > 8) checkQuotedHeader(seg.subarray(8), `${where}/quoted `, out);
+}
+
+/** Checks the UDP length and zero-checksum rules; false when the checksum is not to be verified. */
+function udpNeedsChecksum(L: IpLayout, seg: Uint8Array, where: string, out: string[]): boolean {
+  const udpLen = rd16(seg, 4);
+  if (udpLen !== seg.length) {
+    out.push(`${where}: length field ${udpLen}, IP payload is ${seg.length}`);
+    return false;
   }
+  if (rd16(seg, 6) !== 0) return true;
+  // Over IPv4, 0 means the sender did not compute one; IPv6 makes the checksum mandatory.
+  if (L.version === 6) out.push(`${where}: checksum 0 is not allowed over IPv6`);
+  return false;
 }
 
 /** Only the quoted IPv4 header checksum can be verified: the quoted L4 data is cut short. */

@@ -1,0 +1,326 @@
+// The data plane as the supervisor sees it: one Wasm instance, its
+// configuration (in transactions), its counters, and batches of frames.
+// Everything that touches the instance or its memory goes through here.
+
+import { instantiate, readString, type WeirExports } from "./wasm.js";
+import { SCRATCH, DESC, SvcFlag, Fwd, IPPROTO, type FwdMethod } from "./layout.js";
+import { controlError, WeirError } from "./errors.js";
+import { parseAddr, formatAddr, parseMac, formatMac, type Family } from "./addr.js";
+import { Batch } from "./batch.js";
+
+export type Proto = "tcp" | "udp";
+export type ServiceKey = { proto: Proto; addr: string; port: number } | { fwmark: number; af?: Family };
+
+export interface ServiceSpec {
+  scheduler: string;
+  /** ipvsadm -b: sh-fallback, sh-port, mh-fallback, mh-port, flag-1..3 */
+  schedFlags?: string[];
+  /** ipvsadm -p: persistence timeout in seconds (0 or absent: not persistent). */
+  persistent?: number;
+  /** ipvsadm -M as a prefix length (IPv4 default 32, IPv6 128). */
+  netmask?: number;
+  /** ipvsadm -o: one-packet scheduling (UDP). */
+  onePacket?: boolean;
+}
+
+export type FwdName = "nat" | "dr" | "tun";
+export interface DestSpec {
+  addr: string;
+  port?: number;
+  fwd: FwdName;
+  weight?: number;
+  upperThreshold?: number;
+  lowerThreshold?: number;
+}
+
+export interface Counters { conns: bigint; inpkts: bigint; outpkts: bigint; inbytes: bigint; outbytes: bigint; }
+export interface DestCounters extends Counters { activeconns: number; inactconns: number; persistconns: number; available: boolean; overloaded: boolean; }
+
+export interface LoadOptions {
+  /** Connection table capacities (entries). */
+  connCapacity?: number;
+  connCapacity6?: number;
+  seed?: number;
+  /** Use the debug build (assertions on, source maps). */
+  debug?: boolean;
+}
+
+const FWD: Record<FwdName, FwdMethod> = { nat: Fwd.NAT, dr: Fwd.DR, tun: Fwd.TUN };
+const SCHED_FLAGS: Record<string, number> = {
+  "flag-1": SvcFlag.SCHED1, "flag-2": SvcFlag.SCHED2, "flag-3": SvcFlag.SCHED3,
+  "sh-fallback": SvcFlag.SCHED1, "sh-port": SvcFlag.SCHED2,
+  "mh-fallback": SvcFlag.SCHED1, "mh-port": SvcFlag.SCHED2,
+};
+
+/** Operations allowed inside DataPlane.transaction(). */
+export interface Transaction {
+  addService(key: ServiceKey, spec: ServiceSpec): void;
+  editService(key: ServiceKey, spec: ServiceSpec): void;
+  deleteService(key: ServiceKey): void;
+  flush(): void;
+  addDest(key: ServiceKey, dest: DestSpec): void;
+  editDest(key: ServiceKey, dest: DestSpec): void;
+  deleteDest(key: ServiceKey, dest: Pick<DestSpec, "addr" | "port"> & { fwd?: FwdName }): void;
+  addMarkRule(rule: { proto?: Proto; prefix: string; ports?: [number, number]; mark: number }): void;
+  clearMarkRules(): void;
+}
+
+export class DataPlane {
+  readonly x: WeirExports;
+  private readonly sched: Map<string, number>;
+  private readonly dropNames: string[];
+
+  private constructor(x: WeirExports) {
+    this.x = x;
+    this.sched = new Map();
+    for (let i = 0; i < x.schedulerCount(); i++) this.sched.set(this.str(x.schedulerName(i)), i);
+    this.dropNames = [];
+    for (let i = 0; i < x.dropReasonCount(); i++) this.dropNames.push(this.str(x.dropReasonName(i)));
+  }
+
+  static async load(opts: LoadOptions = {}): Promise<DataPlane> {
+    const x = await instantiate(opts.debug ?? false);
+    const dp = new DataPlane(x);
+    dp.check(x.init(opts.connCapacity ?? 65536, opts.connCapacity6 ?? 4096, opts.seed ?? (Math.random() * 2 ** 32) >>> 0), "init");
+    return dp;
+  }
+
+  get memory(): WebAssembly.Memory { return this.x.memory; }
+  get schedulers(): string[] { return [...this.sched.keys()]; }
+  get dropReasons(): string[] { return this.dropNames.slice(1); }
+
+  private str(ptr: number): string { return readString(this.x.memory, ptr); }
+  private view(): DataView { return new DataView(this.x.memory.buffer, this.x.scratch(), 1024); }
+  private bytes(off: number, len: number): Uint8Array { return new Uint8Array(this.x.memory.buffer, this.x.scratch() + off, len); }
+
+  private check(rc: number, what: string): void {
+    if (rc < 0) throw controlError(this.str(this.x.errorName(rc)), what);
+  }
+
+  private putAddr(off: number, text: string): Family {
+    const a = parseAddr(text);
+    const b = this.bytes(off, 16);
+    b.fill(0);
+    b.set(a.bytes);
+    return a.af;
+  }
+
+  private writeService(key: ServiceKey, spec?: ServiceSpec): void {
+    const v = this.view();
+    this.bytes(0, 64).fill(0);
+    if ("fwmark" in key) {
+      if (!Number.isInteger(key.fwmark) || key.fwmark < 1 || key.fwmark > 0xffffffff) throw new WeirError("WEIR_ERR_BAD_FWMARK", `bad firewall mark: ${key.fwmark}`);
+      v.setUint8(SCRATCH.svAf, key.af ?? 4);
+      v.setUint32(SCRATCH.svFwmark, key.fwmark, true);
+    } else {
+      checkPort(key.port, "service port");
+      v.setUint8(SCRATCH.svAf, this.putAddr(SCRATCH.svAddr, key.addr));
+      v.setUint8(SCRATCH.svProto, IPPROTO[key.proto === "tcp" ? "TCP" : "UDP"]);
+      v.setUint16(SCRATCH.svPort, key.port, true);
+    }
+    const af = v.getUint8(SCRATCH.svAf);
+    v.setUint32(SCRATCH.svNetmask, af === 4 ? 32 : 128, true);
+    if (!spec) return;
+    const id = this.sched.get(spec.scheduler);
+    if (id === undefined) throw new WeirError("WEIR_ERR_UNKNOWN_SCHEDULER", `unknown scheduler: ${spec.scheduler}`);
+    let flags = 0;
+    for (const f of spec.schedFlags ?? []) {
+      const bit = SCHED_FLAGS[f];
+      if (bit === undefined) throw new WeirError("WEIR_ERR_BAD_SCHED_FLAG", `unknown scheduler flag: ${f}`);
+      flags |= bit;
+    }
+    if (spec.persistent) flags |= SvcFlag.PERSISTENT;
+    if (spec.onePacket) flags |= SvcFlag.ONEPACKET;
+    v.setUint32(SCRATCH.svFlags, flags, true);
+    v.setUint32(SCRATCH.svTimeout, spec.persistent ?? 0, true);
+    if (spec.netmask !== undefined) v.setUint32(SCRATCH.svNetmask, spec.netmask, true);
+    v.setInt32(SCRATCH.svSched, id, true);
+  }
+
+  private writeDest(d: Pick<DestSpec, "addr" | "port"> & Partial<DestSpec>): void {
+    const v = this.view();
+    this.bytes(64, 32).fill(0);
+    v.setUint8(SCRATCH.dsAf, this.putAddr(SCRATCH.dsAddr, d.addr));
+    v.setUint8(SCRATCH.dsFwd, FWD[d.fwd ?? "nat"]);
+    const port = d.port ?? 0;
+    checkPort(port, "real server port", true);
+    v.setUint16(SCRATCH.dsPort, port, true);
+    v.setInt32(SCRATCH.dsWeight, d.weight ?? 1, true);
+    v.setUint32(SCRATCH.dsUThresh, d.upperThreshold ?? 0, true);
+    v.setUint32(SCRATCH.dsLThresh, d.lowerThreshold ?? 0, true);
+  }
+
+  /**
+   * Runs fn as one configuration transaction: every change becomes visible
+   * to packets at once when fn returns, or none does if it throws.
+   */
+  transaction(fn: (tx: Transaction) => void): void {
+    const x = this.x;
+    this.check(x.txBegin(), "begin transaction");
+    const tx: Transaction = {
+      addService: (k, s) => { this.writeService(k, s); this.check(x.svcCall(0), "add service"); },
+      editService: (k, s) => { this.writeService(k, s); this.check(x.svcCall(1), "edit service"); },
+      deleteService: (k) => { this.writeService(k); this.check(x.svcCall(2), "delete service"); },
+      flush: () => { this.check(x.svcFlush(), "flush"); },
+      addDest: (k, d) => { this.writeService(k); this.writeDest(d); this.check(x.destCall(0), "add real server"); },
+      editDest: (k, d) => { this.writeService(k); this.writeDest(d); this.check(x.destCall(1), "edit real server"); },
+      deleteDest: (k, d) => { this.writeService(k); this.writeDest(d); this.check(x.destCall(2), "delete real server"); },
+      addMarkRule: (r) => {
+        const [prefix, lenText] = r.prefix.split("/");
+        const af = this.putAddr(SCRATCH.argAddr, prefix);
+        const len = lenText === undefined ? (af === 4 ? 32 : 128) : Number(lenText);
+        const [lo, hi] = r.ports ?? [0, 65535];
+        const proto = r.proto === undefined ? 0 : IPPROTO[r.proto === "tcp" ? "TCP" : "UDP"];
+        this.check(x.markRuleAdd(af, proto, len, lo, hi, r.mark), "add mark rule");
+      },
+      clearMarkRules: () => { this.check(x.markRulesClear(), "clear mark rules"); },
+    };
+    try {
+      fn(tx);
+    } catch (e) {
+      x.txAbort();
+      throw e;
+    }
+    this.check(x.txCommit(), "commit");
+  }
+
+  serviceCount(): number { return this.x.serviceCount(); }
+
+  serviceStats(key: ServiceKey): Counters {
+    this.writeService(key);
+    this.check(this.x.svcStats(), "service stats");
+    return this.readCounters();
+  }
+
+  destStats(key: ServiceKey, d: Pick<DestSpec, "addr" | "port"> & { fwd?: FwdName }): DestCounters {
+    this.writeService(key);
+    this.writeDest(d);
+    this.check(this.x.destStats(), "real server stats");
+    const v = this.view();
+    const flags = v.getUint32(SCRATCH.resDFlags, true);
+    return {
+      ...this.readCounters(),
+      activeconns: v.getInt32(SCRATCH.resActive, true),
+      inactconns: v.getInt32(SCRATCH.resInact, true),
+      persistconns: v.getInt32(SCRATCH.resPersist, true),
+      available: (flags & 1) !== 0,
+      overloaded: (flags & 2) !== 0,
+    };
+  }
+
+  private readCounters(): Counters {
+    const v = this.view();
+    const r = SCRATCH.res;
+    return {
+      conns: v.getBigUint64(r, true), inpkts: v.getBigUint64(r + 8, true), outpkts: v.getBigUint64(r + 16, true),
+      inbytes: v.getBigUint64(r + 24, true), outbytes: v.getBigUint64(r + 32, true),
+    };
+  }
+
+  // ---- timeouts (ipvsadm --set) ----
+  setTimeouts(t: { tcp?: number; tcpfin?: number; udp?: number }): void {
+    this.x.setTimeouts(t.tcp ?? 0, t.tcpfin ?? 0, t.udp ?? 0);
+  }
+  getTimeouts(): { tcp: number; tcpfin: number; udp: number } {
+    return { tcp: this.x.getTimeout(0), tcpfin: this.x.getTimeout(1), udp: this.x.getTimeout(2) };
+  }
+
+  // ---- links, addresses, routes, neighbours ----
+  setLink(id: number, l: { mac: string; mtu?: number; up?: boolean }): void {
+    this.bytes(SCRATCH.argMac, 8).set([...parseMac(l.mac), 0, 0]);
+    this.check(this.x.linkSet(id, l.mtu ?? 1500, l.up === false ? 0 : 1), `link ${id}`);
+  }
+  deleteLink(id: number): void { this.check(this.x.linkDel(id), `delete link ${id}`); }
+
+  addAddress(link: number, cidr: string): void {
+    const [a, len] = splitPrefix(cidr);
+    const af = this.putAddr(SCRATCH.argAddr, a);
+    const plen = len ?? (af === 4 ? 32 : 128);
+    this.check(this.x.addrAdd(link, af, plen), `address ${cidr}`);
+    // The connected route, as the kernel adds one for an address with a prefix.
+    const net = networkOf(af, this.bytes(SCRATCH.argAddr, 16), plen);
+    this.bytes(SCRATCH.argAddr, 16).set(net);
+    const rc = this.x.routeAdd(af, plen, link, 0);
+    if (rc < 0 && this.str(this.x.errorName(rc)) !== "EXISTS") this.check(rc, `route for ${cidr}`);
+  }
+  deleteAddress(link: number, addr: string): void {
+    const af = this.putAddr(SCRATCH.argAddr, addr.split("/")[0]);
+    this.check(this.x.addrDel(link, af), `delete address ${addr}`);
+  }
+  addRoute(prefix: string, r: { link: number; via?: string }): void {
+    const [a, len] = splitPrefix(prefix);
+    const af = this.putAddr(SCRATCH.argAddr, a);
+    if (r.via) {
+      if (this.putAddr(SCRATCH.argAddr2, r.via) !== af) throw new WeirError("WEIR_ERR_ADDRESS_FAMILY", `gateway ${r.via} is not the family of ${prefix}`);
+    }
+    this.check(this.x.routeAdd(af, len ?? (af === 4 ? 32 : 128), r.link, r.via ? 1 : 0), `route ${prefix}`);
+  }
+  deleteRoute(prefix: string): void {
+    const [a, len] = splitPrefix(prefix);
+    const af = this.putAddr(SCRATCH.argAddr, a);
+    this.check(this.x.routeDel(af, len ?? (af === 4 ? 32 : 128)), `delete route ${prefix}`);
+  }
+  setNeighbour(link: number, addr: string, mac: string, now = 0): void {
+    const af = this.putAddr(SCRATCH.argAddr, addr);
+    this.bytes(SCRATCH.argMac, 8).set([...parseMac(mac), 0, 0]);
+    this.check(this.x.neighSet(link, af, now >>> 0), `neighbour ${addr}`);
+  }
+  neighbours(): { link: number; addr: string; mac: string; state: "incomplete" | "reachable" | "permanent" }[] {
+    const out = [];
+    const names = ["", "incomplete", "reachable", "permanent"] as const;
+    for (let i = 0, n = this.x.neighCapacity(); i < n; i++) {
+      const s = this.x.neighRead(i);
+      if (!s) continue;
+      const v = this.view();
+      const af = v.getUint8(SCRATCH.argAf) as Family;
+      out.push({
+        link: v.getInt32(SCRATCH.argLink, true),
+        addr: formatAddr(af, this.bytes(SCRATCH.argAddr, 16)),
+        mac: formatMac(this.bytes(SCRATCH.argMac, 6)),
+        state: names[s] as "incomplete" | "reachable" | "permanent",
+      });
+    }
+    return out;
+  }
+
+  // ---- counters ----
+  drops(): Record<string, bigint> {
+    const out: Record<string, bigint> = {};
+    for (let i = 1; i < this.dropNames.length; i++) out[this.dropNames[i]] = this.x.dropCounter(i);
+    return out;
+  }
+  connCount(af: Family = 4): number { return this.x.connCount(af); }
+  batchStats(): { batches: bigint; framesIn: bigint; framesTx: bigint; framesLocal: bigint } {
+    const s = (i: number) => this.x.batchStat(i);
+    return { batches: s(0), framesIn: s(1), framesTx: s(2), framesLocal: s(3) };
+  }
+
+  /** A set of frame slots and descriptors in the data plane's memory. */
+  createBatch(capacity: number, slotSize = 2048): Batch {
+    const desc = this.x.allocBuffer(capacity * DESC.size, 64);
+    const frames = this.x.allocBuffer(capacity * slotSize * 2, 4096);
+    return new Batch(this.x, desc, frames, capacity, slotSize);
+  }
+}
+
+function checkPort(p: number, what: string, zeroOk = true): void {
+  if (!Number.isInteger(p) || p < (zeroOk ? 0 : 1) || p > 65535) throw new WeirError("WEIR_ERR_BAD_PORT", `${what} out of range: ${p}`);
+}
+
+function splitPrefix(s: string): [string, number | undefined] {
+  const [a, l] = s.split("/");
+  if (l === undefined) return [a, undefined];
+  const n = Number(l);
+  if (!/^\d+$/.test(l) || n > (a.includes(":") ? 128 : 32)) throw new WeirError("WEIR_ERR_BAD_PREFIX", `bad prefix length in ${s}`);
+  return [a, n];
+}
+
+function networkOf(af: Family, addr: Uint8Array, len: number): Uint8Array {
+  const n = Uint8Array.from(addr);
+  const bytes = af === 4 ? 4 : 16;
+  for (let i = 0; i < bytes; i++) {
+    const keep = Math.max(0, Math.min(8, len - i * 8));
+    n[i] &= (0xff << (8 - keep)) & 0xff;
+  }
+  return n;
+}
