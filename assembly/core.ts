@@ -14,7 +14,7 @@ import { parseIPv4, V4_OK, V4_BAD_CSUM, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, 
 import { parseIPv6, V6_OK, V6_BAD_EXT } from "./packet/ipv6";
 import { parseTcp, TH_SYN, TH_RST, TH_ACK } from "./packet/tcp";
 import { parseUdp } from "./packet/udp";
-import { parseIcmp, ICMP_ECHO, ICMP6_ECHO_REQUEST, ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT, isIcmp4Error } from "./packet/icmp";
+import { parseIcmp, ICMP_ECHO, ICMP6_ECHO_REQUEST, ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT, isIcmp4Error, isIcmp6Error } from "./packet/icmp";
 import { Link, link, owns, owns4 } from "./net/link";
 import { handleArp, ARP_OK_REPLY, ARP_MALFORMED, replyLen as arpReplyLen } from "./net/arp";
 import { handleNd, replyLen as ndReplyLen } from "./net/nd";
@@ -35,6 +35,7 @@ import { dnat, snat } from "./xmit/nat";
 import { encap4, TUN_OVERHEAD } from "./xmit/tun";
 import { echoReply, tooBig } from "./xmit/icmpgen";
 import { handleIcmpError4 } from "./xmit/icmperr";
+import { handleIcmpError6 } from "./xmit/icmperr6";
 import { v4addr, v4of } from "./util/bytes";
 
 export let conns4: ConnTable<u32> = changetype<ConnTable<u32>>(0);
@@ -373,6 +374,7 @@ function icmpIn<A>(inP: usize, lk: Link, outP: usize, outCap: u32, now: u32): i3
       const n = echoReply(inP, lk, outP, outCap);
       return n > 0 ? tx(lk.id, n) : drop(D.R_OUT_NO_ROOM);
     }
+    if (isIcmp6Error(type)) return handleIcmpError6(inP, lk, outP, outCap, now);
     return ownedHere<A>(lk) ? V_LOCAL : drop(D.R_ICMP_UNMATCHED);
   }
   if (type == ICMP_ECHO && ownedHere<A>(lk)) {
