@@ -30,7 +30,7 @@ import { bindConn, destState, moveActive } from "./svc/bind";
 import { schedInput } from "./sched/input";
 import { countIn, countOut } from "./stats/counters";
 import * as D from "./stats/drops";
-import { V_DROP, V_TX, V_LOCAL, drop, tx, copyDatagram, sendIp, routeAndSend, resetOut } from "./xmit/out";
+import { V_DROP, V_TX, V_LOCAL, drop, tx, txInstead, copyDatagram, sendIp, resetOut } from "./xmit/out";
 import { dnat, snat } from "./xmit/nat";
 import { encap4, TUN_OVERHEAD } from "./xmit/tun";
 import { echoReply, tooBig } from "./xmit/icmpgen";
@@ -315,8 +315,7 @@ function mtuExceeded(inP: usize, outP: usize, outCap: u32, mtu: u32): i32 {
   if (!df || lk === null) return drop(D.R_TOO_BIG);
   const n = tooBig(inP, lk!, outP, outCap, mtu);
   if (n == 0) return drop(D.R_TOO_BIG);
-  D.countDrop(D.R_TOO_BIG);
-  return tx(lk!.id, n);
+  return txInstead(lk!.id, n, D.R_TOO_BIG);
 }
 
 let curInLink: i32 = 0;
@@ -353,11 +352,20 @@ function xmitIn<A>(fwd: u8, daddr: A, dport: u16, inP: usize, outP: usize, outCa
 
 function xmitOut<A>(vaddr: A, vport: u16, inP: usize, outP: usize, outCap: u32, now: u32): i32 {
   const ipLen = M.l3end - M.l3;
+  const af = afOf<A>();
+  const ok = isVector<A>() ? route.lookup(af, toV128<A>(dstA<A>())) : route.lookup4(<u32>dstA<A>());
+  if (!ok) return drop(D.R_NO_ROUTE);
+  const lk = link(route.nhLink);
+  if (lk === null || !lk.up) return drop(D.R_NO_ROUTE);
+  // Replies get the same egress MTU check as xmitIn (the kernel's ip_forward
+  // does it before IPVS sees the reply): "too big" goes back to the real
+  // server, quoting its packet as sent. Checked before the input is rewritten.
+  if (ipLen > lk.mtu) return mtuExceeded(inP, outP, outCap, lk.mtu);
   const ip = copyDatagram(inP, outP, outCap, 0);
   if (ip == 0) return drop(D.R_OUT_NO_ROOM);
   const l4 = M.firstFrag ? ip + (M.l4 - M.l3) : 0;
   snat<A>(ip, l4, M.proto, vaddr, vport);
-  return routeAndSend(outP, outCap, ipLen, afOf<A>(), toV128<A>(dstA<A>()), now);
+  return sendIp(outP, outCap, ipLen, lk, af, route.nhAddr, now);
 }
 
 // ---- ICMP ----

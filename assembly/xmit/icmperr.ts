@@ -9,7 +9,8 @@ import * as M from "../packet/meta";
 import { Link, owns4 } from "../net/link";
 import { conns4 } from "../core";
 import { NONE } from "../conn/table";
-import { FWD_MASQ } from "../svc/dest";
+import { FWD_MASQ, FWD_TUNNEL } from "../svc/dest";
+import { encap4, TUN_OVERHEAD } from "./tun";
 import { destState } from "../svc/bind";
 import { countIn, countOut } from "../stats/counters";
 import { csumAdd, csumFinish, csumReplace4 } from "../packet/checksum";
@@ -42,6 +43,16 @@ export function handleIcmpError4(inP: usize, lk: Link, outP: usize, outCap: u32,
     if (!route.lookup4(daddr)) return drop(D.R_NO_ROUTE);
     const out = link(route.nhLink);
     if (out === null || !out.up) return drop(D.R_NO_ROUTE);
+    if (t.fwd(i) == FWD_TUNNEL) {
+      // TUN: like the connection's packets, the error travels inside IP-in-IP
+      // (IPVS hands it to the connection's xmit); sent bare, it would be
+      // routed back here when the real server is not on this link.
+      if (len + TUN_OVERHEAD > out.mtu) return drop(D.R_TOO_BIG);
+      const inner4 = copyDatagram(inP, outP, outCap, TUN_OVERHEAD);
+      if (inner4 == 0) return drop(D.R_OUT_NO_ROOM);
+      encap4(inner4 - TUN_OVERHEAD, len, out.primary4, daddr);
+      return sendIp(outP, outCap, len + TUN_OVERHEAD, out!, 4, route.nhAddr, now);
+    }
     const ip = copyDatagram(inP, outP, outCap, 0);
     if (ip == 0) return drop(D.R_OUT_NO_ROOM);
     if (t.fwd(i) == FWD_MASQ) {

@@ -26,6 +26,16 @@ export function resetOut(): void { outLen = 0; outLink = -1; reason = 0; }
 
 @inline export function drop(r: i32): i32 { reason = r; D.countDrop(r); return V_DROP; }
 
+/**
+ * The input frame is dropped (counted under r) but the output slot holds an
+ * answer to send instead (an ICMP error or a solicitation).
+ */
+export function txInstead(l: i32, len: u32, r: i32): i32 {
+  D.countDrop(r);
+  reason = r;
+  return tx(l, len);
+}
+
 /** Output ready: len bytes at the output slot, to link l. */
 @inline export function tx(l: i32, len: u32): i32 { outLink = l; outLen = len; return V_TX; }
 
@@ -55,11 +65,7 @@ export function sendIp(outP: usize, outCap: u32, ipLen: u32, lk: Link, af: u8, n
   }
   if (neigh.shouldSolicit(lk.id, af, nh, now)) {
     const n = af == 4 ? writeArpRequest(outP, outCap, lk, v4of(nh)) : writeNeighSolicit(outP, outCap, lk, nh);
-    if (n > 0) {
-      D.countDrop(D.R_NEIGH_UNRESOLVED);
-      reason = D.R_NEIGH_UNRESOLVED;
-      return tx(lk.id, n);
-    }
+    if (n > 0) return txInstead(lk.id, n, D.R_NEIGH_UNRESOLVED);
   }
   return drop(D.R_NEIGH_UNRESOLVED);
 }
