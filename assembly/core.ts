@@ -269,10 +269,11 @@ function pick<A>(svc: Service): DestState | null {
   t.setExpires(i, now + timeout);
 }
 
-function fwdIn<A>(i: u32, inP: usize, outP: usize, outCap: u32, now: u32): i32 {
+@inline function fwdIn<A>(i: u32, inP: usize, outP: usize, outCap: u32, now: u32): i32 {
   const t = table<A>();
-  track<A>(t, i, S.DIR_INPUT, now);
   const st = destState(t.destId(i));
+  if ((st.flags & DEST_F_AVAILABLE) == 0) return destGone<A>(t, i);
+  track<A>(t, i, S.DIR_INPUT, now);
   const len = M.l3end - M.l3;
   countIn(st.stats, len); countIn(st.svcStats, len);
   if (M.fragment) frag.note(afOf<A>(), M.proto, toV128<A>(srcA<A>()), toV128<A>(dstA<A>()), M.fragId, i, 0, now);
@@ -281,12 +282,24 @@ function fwdIn<A>(i: u32, inP: usize, outP: usize, outCap: u32, now: u32): i32 {
 
 function fwdOut<A>(i: u32, inP: usize, outP: usize, outCap: u32, now: u32): i32 {
   const t = table<A>();
-  track<A>(t, i, S.DIR_OUTPUT, now);
   const st = destState(t.destId(i));
+  if ((st.flags & DEST_F_AVAILABLE) == 0) return destGone<A>(t, i);
+  track<A>(t, i, S.DIR_OUTPUT, now);
   const len = M.l3end - M.l3;
   countOut(st.stats, len); countOut(st.svcStats, len);
   if (M.fragment) frag.note(afOf<A>(), M.proto, toV128<A>(srcA<A>()), toV128<A>(dstA<A>()), M.fragId, i, 1, now);
   return xmitOut<A>(t.vaddr(i), t.vport(i), inP, outP, outCap, now);
+}
+
+/**
+ * The connection's real server was deleted from its service: as IPVS with
+ * expire_nodest_conn=1, the entry is expired and the packet dropped, so the
+ * client's next attempt is scheduled on a live server. (Draining is what
+ * weight 0 is for: existing connections continue, new ones go elsewhere.)
+ */
+function destGone<A>(t: ConnTable<A>, i: u32): i32 {
+  t.remove(i);
+  return drop(D.R_DEST_GONE);
 }
 
 /** Later fragments: same connection, same direction, no transport header to touch. */
@@ -322,7 +335,7 @@ let curInLink: i32 = 0;
 @inline function inLinkOf(): i32 { return curInLink; }
 export function setInLink(l: i32): void { curInLink = l; }
 
-function xmitIn<A>(fwd: u8, daddr: A, dport: u16, inP: usize, outP: usize, outCap: u32, now: u32): i32 {
+@inline function xmitIn<A>(fwd: u8, daddr: A, dport: u16, inP: usize, outP: usize, outCap: u32, now: u32): i32 {
   const ipLen = M.l3end - M.l3;
   const af = afOf<A>();
   const dst = toV128<A>(daddr);

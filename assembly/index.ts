@@ -121,3 +121,15 @@ export function connsClear(): void { conns4.clear(); conns6.clear(); }
 export function expireStep(af: u8, now: u32, budget: u32): u32 {
   return af == 6 ? conns6.expireStep(now, budget) : conns4.expireStep(now, budget);
 }
+
+// ---- benchmark hooks (bench/, see assembly/ctl/bench.ts) ----
+import * as B from "./ctl/bench";
+export function benchFillConns4(n: u32, vaddr: u32, daddr: u32, now: u32): u32 { return B.benchFillConns4(n, vaddr, daddr, now); }
+
+// ---- listings: ipvsadm -Z and -L -c (see assembly/ctl/listing.ts) ----
+import * as Ls from "./ctl/listing";
+/** Zeroes the counters of the service in scratch and its real servers (all services when all). */
+export function statsZero(all: bool): i32 { return Ls.statsZero(all); }
+/** Next live connection entry at or after index from; fields at connBuf(). -1 when done. */
+export function connRead(af: u8, from: u32, now: u32): i32 { return Ls.connRead(af, from, now); }
+export function connBuf(): usize { return Ls.CONN_OUT; }

@@ -39,7 +39,9 @@ const table: StaticArray<u8> = [
   // INPUT
   sSR, sES, sES, sSR, sSR, sSR, sSR, sSR, sSR, sSR, sSR, // syn
   sCL, sCW, sSS, sTW, sTW, sTW, sCL, sCW, sLA, sLI, sTW, // fin
-  sCL, sES, sSS, sES, sFW, sTW, sCL, sCW, sCL, sLI, sES, // ack
+  // ack from NONE is ESTABLISHED in ip_vs_proto_tcp.c (was sCL here; only
+  // reachable for entries created without a SYN, e.g. by sloppy TCP or sync).
+  sES, sES, sSS, sES, sFW, sTW, sCL, sCW, sCL, sLI, sES, // ack
   sCL, sCL, sCL, sSR, sCL, sCL, sCL, sCL, sLA, sLI, sSR, // rst
   // OUTPUT
   sSS, sES, sSS, sSR, sSS, sSS, sSS, sSS, sSS, sLI, sSR,
@@ -49,7 +51,7 @@ const table: StaticArray<u8> = [
   // INPUT-ONLY
   sSR, sES, sES, sSR, sSR, sSR, sSR, sSR, sSR, sSR, sSR,
   sCL, sFW, sSS, sTW, sFW, sTW, sCL, sCW, sLA, sLI, sTW,
-  sCL, sES, sSS, sES, sFW, sTW, sCL, sCW, sCL, sLI, sES,
+  sES, sES, sSS, sES, sFW, sTW, sCL, sCW, sCL, sLI, sES, // ack from NONE: ESTABLISHED, as the kernel
   sCL, sCL, sCL, sSR, sCL, sCL, sCL, sCL, sLA, sLI, sCL,
 ];
 

@@ -24,6 +24,8 @@ import { destState, unbindConn } from "../svc/bind";
 import { mix32, foldAddr } from "../util/bytes";
 
 export const NONE: u32 = 0xffffffff;
+/** How long an expired template that still controls connections lives on (IPVS: 60*HZ). */
+export const TEMPLATE_RECHECK_MS: u32 = 60000;
 
 export const CF_USED: u16 = 0x0001;
 export const CF_TEMPLATE: u16 = 0x0002;
@@ -106,7 +108,9 @@ export const CF_FWD_SHIFT: u16 = 8; // forwarding method in bits 8..9
   @inline private setNextOut(i: u32, n: u32): void { store<u32>(this.e(i) + this.o + 28, n); }
 
   @inline private hIn(proto: u8, caddr: A, cport: u16, vaddr: A, vport: u16): u32 {
-    return mix32(hashA<A>(caddr) ^ mix32(hashA<A>(vaddr) ^ this.seed) ^ ((<u32>cport << 16) | vport) ^ proto) & this.bmask;
+    // The client address is mixed before the ports join it: raw, its varying
+    // octets share bits with cport << 16 and whole client ranges would collide.
+    return mix32(mix32(hashA<A>(caddr) ^ this.seed) ^ hashA<A>(vaddr) ^ ((<u32>cport << 16) | vport) ^ proto) & this.bmask;
   }
   @inline private hOut(proto: u8, daddr: A, dport: u16, caddr: A, cport: u16): u32 {
     return mix32(hashA<A>(daddr) ^ mix32(hashA<A>(caddr) ^ this.seed ^ 0x5bd1e995) ^ ((<u32>dport << 16) | cport) ^ proto) & this.bmask;
@@ -115,7 +119,7 @@ export const CF_FWD_SHIFT: u16 = 8; // forwarding method in bits 8..9
   @inline live(i: u32, now: u32): bool { return <i32>(this.expires(i) - now) > 0; }
 
   /** Client-side lookup of a regular connection; NONE when absent or expired. */
-  lookupIn(proto: u8, caddr: A, cport: u16, vaddr: A, vport: u16, now: u32): u32 {
+  @inline lookupIn(proto: u8, caddr: A, cport: u16, vaddr: A, vport: u16, now: u32): u32 {
     let i = load<u32>(this.inHeads + (<usize>this.hIn(proto, caddr, cport, vaddr, vport) << 2));
     while (i != NONE) {
       const p = this.e(i);
@@ -147,7 +151,7 @@ export const CF_FWD_SHIFT: u16 = 8; // forwarding method in bits 8..9
   }
 
   /** Real-server-side lookup (NAT replies): src = daddr:dport, dst = caddr:cport. */
-  lookupOut(proto: u8, daddr: A, dport: u16, caddr: A, cport: u16, now: u32): u32 {
+  @inline lookupOut(proto: u8, daddr: A, dport: u16, caddr: A, cport: u16, now: u32): u32 {
     let i = load<u32>(this.outHeads + (<usize>this.hOut(proto, daddr, dport, caddr, cport) << 2));
     while (i != NONE) {
       const p = this.e(i);
@@ -238,8 +242,8 @@ export const CF_FWD_SHIFT: u16 = 8; // forwarding method in bits 8..9
 
   /**
    * Examines up to budget entries from the sweep cursor and removes the
-   * expired ones. A template that still has connections is renewed for its
-   * persistence timeout instead (as IPVS re-arms a template's timer).
+   * expired ones. A template that still has connections is renewed for 60 s
+   * instead (as IPVS re-arms a template's timer).
    * Returns how many entries were removed.
    */
   expireStep(now: u32, budget: u32): u32 {
@@ -250,9 +254,11 @@ export const CF_FWD_SHIFT: u16 = 8; // forwarding method in bits 8..9
       const f = this.flags(c);
       if ((f & CF_USED) != 0 && !this.live(c, now)) {
         if ((f & CF_TEMPLATE) != 0 && this.nControl(c) > 0) {
-          const id = this.destId(c);
-          const t = id != 0 ? destState(id).persistTimeoutMs : 0;
-          this.setExpires(c, now + (t > 0 ? t : 1000));
+          // IPVS's ip_vs_conn_expire (expire_later) re-checks such a template
+          // after 60 s, not after a whole persistence timeout: renewing it for
+          // -p seconds kept a client pinned up to -p after its last
+          // connection had gone (test/dataplane/persistence.test.ts).
+          this.setExpires(c, now + TEMPLATE_RECHECK_MS);
         } else {
           this.remove(c);
           removed++;

@@ -34,7 +34,7 @@ let used: i32 = 0;
 /** Result of lookup(): the MAC when it returns true. */
 export let foundMac: u64 = 0;
 
-export function lookup(link: i32, af: u8, a: v128): bool {
+@inline export function lookup(link: i32, af: u8, a: v128): bool {
   const i = slot(link, af, a);
   if (i < 0) return false;
   if (unchecked(states[i]) < NUD_REACHABLE) return false;

@@ -38,7 +38,7 @@ export function lookup(af: u8, dst: v128): bool {
 }
 
 /** IPv4 fast path of lookup(). */
-export function lookup4(dst: u32): bool {
+@inline export function lookup4(dst: u32): bool {
   const rs = routes;
   for (let i = 0, n = rs.length; i < n; i++) {
     const r = unchecked(rs[i]);

@@ -21,7 +21,7 @@ export const V4_MALFORMED: i32 = 1;
 export const V4_BAD_CSUM: i32 = 2;
 
 /** Parses the IPv4 header at p+off; the frame is len bytes. Sets meta. */
-export function parseIPv4(p: usize, off: u32, len: u32): i32 {
+@inline export function parseIPv4(p: usize, off: u32, len: u32): i32 {
   if (len < off + 20) return V4_MALFORMED;
   const h = p + off;
   const vihl = <u32>load<u8>(h);

@@ -15,11 +15,29 @@
 import { processFrame, setInLink } from "../core";
 import { outLen, outLink, reason } from "../xmit/out";
 import { conns4, conns6 } from "../core";
+import { setSchedNow } from "../sched/clock";
 
 export const DESC_SIZE: u32 = 32;
-/** Connection entries examined for expiry per batch, per table. */
+/**
+ * Expiry pacing. Each batch sweeps at least expireBudget entries per table,
+ * and more when time has passed, so that a whole table is swept every
+ * SWEEP_PERIOD_MS of clock time however light the traffic (an expired entry
+ * is then gone within about a second of its time, as IPVS's timers would
+ * have it). A call with no frames is a timer tick: the I/O loop makes one
+ * when poll times out. The work per call stays bounded by MAX_SWEEP.
+ */
 export let expireBudget: u32 = 64;
 export function setExpireBudget(n: u32): void { expireBudget = n; }
+const SWEEP_PERIOD_MS: u32 = 1000;
+const MAX_SWEEP: u32 = 65536;
+let lastSweep: u32 = 0;
+let sweepStarted = false;
+
+@inline function sweepBudget(cap: u32, elapsed: u32): u32 {
+  const due = <u64>cap * <u64>elapsed / <u64>SWEEP_PERIOD_MS;
+  const n = due > <u64>MAX_SWEEP ? MAX_SWEEP : <u32>due;
+  return n > expireBudget ? n : expireBudget;
+}
 
 /** Batch statistics for the supervisor's metrics. */
 export let batches: u64 = 0;
@@ -29,6 +47,7 @@ export let framesLocal: u64 = 0;
 
 export function runBatch(desc: usize, count: u32, now: u32): u32 {
   let tx: u32 = 0;
+  setSchedNow(now); // lblc/lblcr age their cache entries on this clock
   for (let k: u32 = 0; k < count; k++) {
     const d = desc + <usize>k * DESC_SIZE;
     const inLink = <i32>load<u16>(d, 20);
@@ -40,8 +59,12 @@ export function runBatch(desc: usize, count: u32, now: u32): u32 {
     store<u16>(d, <u16>reason, 26);
     if (v == 1) tx++; else if (v == 2) framesLocal++;
   }
-  conns4.expireStep(now, expireBudget);
-  conns6.expireStep(now, expireBudget);
+  // Elapsed clock time since the last sweep; a clock that went backwards counts as none.
+  const elapsed = sweepStarted && <i32>(now - lastSweep) > 0 ? now - lastSweep : 0;
+  lastSweep = now;
+  sweepStarted = true;
+  conns4.expireStep(now, sweepBudget(conns4.cap, elapsed));
+  conns6.expireStep(now, sweepBudget(conns6.cap, elapsed));
   batches++;
   framesIn += count;
   framesTx += tx;

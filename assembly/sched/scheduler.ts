@@ -29,3 +29,14 @@ export abstract class Scheduler {
 @inline export function usable(d: Dest): bool {
   return d.weight > 0 && !d.overloaded;
 }
+
+/**
+ * ip_vs_dest_conn_overhead(): active connections weigh 256 times an inactive
+ * one (activeconns << 8) + inactconns, the load estimate of lc/wlc/lblc/lblcr/twos.
+ */
+@inline export function connOverhead(d: Dest): i32 {
+  return (d.activeconns << 8) + d.inactconns;
+}
+
+/** The Internet hash constant IPVS multiplies addresses by in sh/dh/lblc (Knuth, 2654435761). */
+export const GOLDEN_PRIME: u32 = 2654435761;

@@ -38,7 +38,7 @@ import { UDP_CSUM_OFF } from "../packet/udp";
 }
 
 /** Client → real server: destination becomes daddr:dport. l4 = 0 for non-first fragments. */
-export function dnat<A>(ip: usize, l4: usize, proto: u8, daddr: A, dport: u16): void {
+@inline export function dnat<A>(ip: usize, l4: usize, proto: u8, daddr: A, dport: u16): void {
   const oldA = patchAddr<A>(ip, isVector<A>() ? 24 : 16, daddr);
   if (l4 != 0) patchL4<A>(l4, proto, 2, oldA, daddr, dport);
 }

@@ -11,7 +11,7 @@ import { writeArpRequest } from "../net/arp";
 import { writeNeighSolicit } from "../net/nd";
 import * as D from "../stats/drops";
 import * as M from "../packet/meta";
-import { v4of } from "../util/bytes";
+import { v4of, copyBytes } from "../util/bytes";
 
 export const V_DROP: i32 = 0;
 export const V_TX: i32 = 1;
@@ -49,7 +49,7 @@ export function copyDatagram(inP: usize, outP: usize, outCap: u32, headroom: u32
   if (ETH_HLEN + headroom + dlen > outCap) return 0;
   const dst = outP + ETH_HLEN + headroom;
   const src = inP + M.l3;
-  if (dst != src) memory.copy(dst, src, dlen);
+  if (dst != src) copyBytes(dst, src, dlen);
   return dst;
 }
 
@@ -58,7 +58,7 @@ export function copyDatagram(inP: usize, outP: usize, outCap: u32, headroom: u32
  * on link lk: writes the Ethernet header, or replaces the frame with a
  * neighbour solicitation when the next hop's MAC is unknown.
  */
-export function sendIp(outP: usize, outCap: u32, ipLen: u32, lk: Link, af: u8, nh: v128, now: u32): i32 {
+@inline export function sendIp(outP: usize, outCap: u32, ipLen: u32, lk: Link, af: u8, nh: v128, now: u32): i32 {
   if (neigh.lookup(lk.id, af, nh)) {
     writeEther(outP, neigh.foundMac, lk.mac, af == 4 ? ETH_P_IP : ETH_P_IPV6);
     return tx(lk.id, ETH_HLEN + ipLen);

@@ -177,11 +177,16 @@ export class DataPlane {
     };
     try {
       fn(tx);
+      this.check(x.txCommit(), "commit");
     } catch (e) {
       x.txAbort();
       throw e;
+    } finally {
+      // The module runs AssemblyScript's minimal runtime: no collector runs
+      // inside a batch (and no shadow stack slows the hot path); garbage from
+      // configuration work is collected here, between batches.
+      x.__collect();
     }
-    this.check(x.txCommit(), "commit");
   }
 
   serviceCount(): number { return this.x.serviceCount(); }
@@ -295,12 +300,121 @@ export class DataPlane {
     return { batches: s(0), framesIn: s(1), framesTx: s(2), framesLocal: s(3) };
   }
 
+  // ---- test hooks (scheduler tests only; not for the supervisor) ----
+
+  /**
+   * TEST HOOK: runs the live service's scheduler once for a synthetic new
+   * connection, without creating one. Returns the index of the chosen real
+   * server in the service's list (insertion order), -1 when the scheduler
+   * picks none. dst/dstPort default to the service's address and port.
+   */
+  testPick(key: ServiceKey, c: { client: string; clientPort?: number; dst?: string; dstPort?: number }): number {
+    this.writeService(key);
+    const dst = c.dst ?? ("addr" in key ? key.addr : c.client);
+    this.putAddr(SCRATCH.argAddr, c.client);
+    this.putAddr(SCRATCH.argAddr2, dst);
+    const v = this.view();
+    v.setUint16(SCRATCH.argSport, c.clientPort ?? 0, true);
+    v.setUint16(SCRATCH.argDport, c.dstPort ?? ("port" in key ? key.port : 0), true);
+    const r = this.x.testSchedule();
+    if (r < -1) throw new WeirError("WEIR_ERR_TEST_PICK", `testSchedule failed (${r}): no such service?`);
+    return r;
+  }
+
+  /**
+   * TEST HOOK: sets a real server's active/inactive connection counters (and
+   * re-evaluates its overload flag against its thresholds), so schedulers can
+   * be checked against chosen counter values.
+   */
+  testSetConns(key: ServiceKey, dest: Pick<DestSpec, "addr" | "port"> & { fwd?: FwdName }, active: number, inactive: number): void {
+    this.writeService(key);
+    this.writeDest(dest);
+    const r = this.x.testSetDestConns(active, inactive);
+    if (r < 0) throw new WeirError("WEIR_ERR_TEST_SET_CONNS", `testSetDestConns failed (${r}): no such real server`);
+  }
+
+  // ---- listings (assembly/ctl/listing.ts): ipvsadm -Z and -L -c ----
+  private get lx(): ListingExports { return this.x as unknown as ListingExports; }
+
+  /** ipvsadm -Z: zeroes the counters of one service and its real servers, or of all services. */
+  zeroStats(key?: ServiceKey): void {
+    if (!key) { this.check(this.lx.statsZero(1), "zero counters"); return; }
+    this.writeService(key);
+    this.check(this.lx.statsZero(0), "zero counters");
+  }
+
+  /** Size of the connection table (entries), as ipvsadm shows it in "(size=…)". */
+  connTableSize(af: Family = 4): number { return this.x.connTableCapacity(af); }
+
+  /**
+   * The live connection entries (and persistence templates) at time now, the
+   * data-plane clock in ms that batches run with. Ports in host order.
+   */
+  connections(now: number, af?: Family): ConnEntry[] {
+    const out: ConnEntry[] = [];
+    for (const fam of af ? [af] : ([4, 6] as Family[])) {
+      let i = this.lx.connRead(fam, 0, now >>> 0);
+      while (i >= 0) {
+        out.push(this.readConn());
+        i = this.lx.connRead(fam, i + 1, now >>> 0);
+      }
+    }
+    return out;
+  }
+
+  private readConn(): ConnEntry {
+    const base = this.lx.connBuf();
+    const v = new DataView(this.x.memory.buffer, base, 64);
+    const b = (off: number) => new Uint8Array(this.x.memory.buffer, base + off, 16);
+    const af = v.getUint8(0) as Family;
+    const p = v.getUint8(1);
+    const proto = p === IPPROTO.TCP ? "tcp" : p === IPPROTO.UDP ? "udp" : p === 1 || p === 58 ? "icmp" : "ip";
+    const state = v.getUint8(2);
+    const flags = v.getUint16(4, true);
+    const fwdNum = v.getUint8(3);
+    return {
+      af, proto,
+      template: (flags & 0x0002) !== 0,
+      fwd: fwdNum === Fwd.NAT ? "nat" : fwdNum === Fwd.TUN ? "tun" : "dr",
+      caddr: formatAddr(af, b(16)), cport: v.getUint16(6, true),
+      vaddr: formatAddr(af, b(32)), vport: v.getUint16(8, true),
+      daddr: formatAddr(af, b(48)), dport: v.getUint16(10, true),
+      state: proto === "tcp" ? (TCP_STATES[state] ?? "NONE") : proto === "udp" ? "UDP" : proto === "icmp" ? "ICMP" : "NONE",
+      expiresMs: Math.max(0, v.getInt32(12, true)),
+    };
+  }
+
   /** A set of frame slots and descriptors in the data plane's memory. */
   createBatch(capacity: number, slotSize = 2048): Batch {
     const desc = this.x.allocBuffer(capacity * DESC.size, 64);
     const frames = this.x.allocBuffer(capacity * slotSize * 2, 4096);
     return new Batch(this.x, desc, frames, capacity, slotSize);
   }
+}
+
+/** One entry of DataPlane.connections(). */
+export interface ConnEntry {
+  af: Family;
+  proto: "tcp" | "udp" | "icmp" | "ip";
+  /** A persistence template (client masked, port 0). */
+  template: boolean;
+  fwd: FwdName;
+  caddr: string; cport: number;
+  vaddr: string; vport: number;
+  daddr: string; dport: number;
+  /** IPVS state name: ESTABLISHED, SYN_RECV, … for TCP; UDP; ICMP. */
+  state: string;
+  expiresMs: number;
+}
+
+/** TCP states by the data plane's numbers (assembly/conn/state.ts), with IPVS's names. */
+const TCP_STATES = ["NONE", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT", "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "SYNACK"];
+
+/** The listing exports (assembly/ctl/listing.ts), beside WeirExports. */
+interface ListingExports {
+  statsZero(all: number): number;
+  connRead(af: number, from: number, now: number): number;
+  connBuf(): number;
 }
 
 function checkPort(p: number, what: string, zeroOk = true): void {

@@ -50,6 +50,8 @@ export interface WeirExports {
   testSetDestConns(active: number, inactive: number): number;
   connsClear(): void;
   expireStep(af: number, now: number, budget: number): number;
+  /** AssemblyScript runtime: runs the garbage collector (minimal runtime: only when called). */
+  __collect(): void;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));

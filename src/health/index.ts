@@ -1,0 +1,22 @@
+// Health checks (keepalived's model): checkers, the monitor, the action glue
+// and the `health …` console words.
+
+export * from "./types.js";
+export { HealthError } from "./errors.js";
+export {
+  canonicalAddr, parseHostPort, hostPort, parseServiceOption, formatServiceOption, serviceFields,
+  parseDest, destFields, KeyError, type ServiceFields,
+} from "./keys.js";
+export { runWithDeadline, type RunOptions } from "./deadline.js";
+export { checkTcp, type TcpCheckOptions } from "./tcp.js";
+export { checkHttp, type HttpCheckOptions, MAX_DIGEST_BODY } from "./http.js";
+export { checkUdp, type UdpCheckOptions } from "./udp.js";
+export { checkScript, type ScriptCheckOptions } from "./script.js";
+export { runCheck } from "./run.js";
+export { HealthMonitor, type MonitorOptions, type TransitionListener, type CheckRunner } from "./monitor.js";
+export { HealthActions } from "./actions.js";
+export {
+  HealthSyntaxError, parseAdd, formatAdd, parseDel, parseSorry, parseService, formatSorry, formatPair,
+  parseDuration, formatDuration, quoteToken,
+} from "./syntax.js";
+export { healthCommand, HEALTH_HELP, type HealthCommand } from "./command.js";

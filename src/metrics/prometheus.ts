@@ -1,0 +1,202 @@
+// Prometheus text exposition (format 0.0.4) of the data plane's counters.
+//
+// A small writer instead of prom-client: we expose a snapshot read on each
+// scrape, so there is nothing to register or keep between scrapes, and no
+// process-wide registry to share. The writer follows the format's rules:
+//   - one `# HELP` and one `# TYPE` line per family, then all its samples
+//     together (a family may not be split);
+//   - names match [a-zA-Z_:][a-zA-Z0-9_:]*, label names [a-zA-Z_][a-zA-Z0-9_]*
+//     and do not start with "__" (reserved);
+//   - label values escape \ " and newline; HELP text escapes \ and newline;
+//   - counters end in _total (promtool's lint insists), gauges do not;
+//   - no two samples of a family share a label set.
+// See https://prometheus.io/docs/instrumenting/exposition_formats/.
+
+import type { DataPlane, ServiceKey } from "../dataplane/dataplane.js";
+import { WeirError } from "../dataplane/errors.js";
+import { logger, type Logger } from "../log.js";
+import type { Rates } from "./estimator.js";
+import { serviceText, destText, type Target, type TargetDest } from "./labels.js";
+
+export type MetricType = "counter" | "gauge";
+export type LabelSet = Record<string, string>;
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+export function escapeLabelValue(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+export function escapeHelp(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+}
+
+/** A sample value as the format writes it (Go's ParseFloat reads all of these). */
+export function formatValue(v: number | bigint): string {
+  if (typeof v === "bigint") return v.toString();
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "+Inf";
+  if (v === -Infinity) return "-Inf";
+  return String(v);
+}
+
+interface Family {
+  type: MetricType;
+  help: string;
+  lines: string[];
+  seen: Set<string>;
+}
+
+/** Collects families and samples, then writes them in the order declared. */
+export class Exposition {
+  private readonly families = new Map<string, Family>();
+
+  /** Declares a family; its HELP/TYPE lines are written even when it has no samples. */
+  declare(name: string, type: MetricType, help: string): this {
+    if (!METRIC_NAME.test(name)) throw new WeirError("WEIR_ERR_METRIC_NAME", `bad metric name: ${name}`);
+    if ((type === "counter") !== name.endsWith("_total")) {
+      throw new WeirError("WEIR_ERR_METRIC_NAME", `${name}: counters, and only counters, end in _total`);
+    }
+    if (this.families.has(name)) throw new WeirError("WEIR_ERR_METRIC_DUPLICATE", `metric declared twice: ${name}`);
+    this.families.set(name, { type, help, lines: [], seen: new Set() });
+    return this;
+  }
+
+  add(name: string, labels: LabelSet, value: number | bigint): void {
+    const f = this.families.get(name);
+    if (!f) throw new WeirError("WEIR_ERR_METRIC_UNDECLARED", `metric not declared: ${name}`);
+    const names = Object.keys(labels);
+    for (const l of names) {
+      if (!LABEL_NAME.test(l) || l.startsWith("__")) throw new WeirError("WEIR_ERR_LABEL_NAME", `bad label name on ${name}: ${l}`);
+    }
+    const id = JSON.stringify(names.sort().map((l) => [l, labels[l]]));
+    if (f.seen.has(id)) throw new WeirError("WEIR_ERR_METRIC_DUPLICATE", `duplicate series: ${name}${id}`);
+    f.seen.add(id);
+    const body = Object.entries(labels).map(([l, v]) => `${l}="${escapeLabelValue(v)}"`).join(",");
+    f.lines.push(`${name}${body ? `{${body}}` : ""} ${formatValue(value)}`);
+  }
+
+  text(): string {
+    const out: string[] = [];
+    for (const [name, f] of this.families) {
+      out.push(`# HELP ${name} ${escapeHelp(f.help)}`, `# TYPE ${name} ${f.type}`, ...f.lines);
+    }
+    return out.join("\n") + "\n";
+  }
+}
+
+/** What a scrape reads. A DataPlane satisfies `dp`; an Estimator satisfies `rates`. */
+export interface MetricsSource {
+  dp: Pick<DataPlane, "serviceStats" | "destStats" | "drops" | "batchStats" | "connCount">;
+  /** The configured services and their real servers. */
+  targets: () => Target[];
+  /** Rate estimates; without it the rate families have no samples. */
+  rates?: { rates(service: ServiceKey, dest?: TargetDest): Rates };
+  /** A real server's health-check state: true up, false down, undefined not checked (no sample). */
+  health?: (service: ServiceKey, dest: TargetDest) => boolean | undefined;
+  log?: Logger;
+}
+
+/** Metric families, in the order they are written. */
+const FAMILIES: [string, MetricType, string][] = [
+  ["weir_service_connections_total", "counter", "Connections scheduled by the virtual service (ipvsadm --stats Conns)."],
+  ["weir_service_packets_total", "counter", "Packets of the virtual service; direction in is client to real server, out is real server to client."],
+  ["weir_service_bytes_total", "counter", "Bytes of the virtual service, by direction."],
+  ["weir_service_rate_connections_per_second", "gauge", "Connections per second of the virtual service, IPVS's 2-second estimator (ipvsadm --rate CPS)."],
+  ["weir_service_rate_packets_per_second", "gauge", "Packets per second of the virtual service by direction, IPVS's 2-second estimator."],
+  ["weir_service_rate_bytes_per_second", "gauge", "Bytes per second of the virtual service by direction, IPVS's 2-second estimator."],
+  ["weir_real_server_connections_total", "counter", "Connections scheduled to the real server."],
+  ["weir_real_server_packets_total", "counter", "Packets of the real server, by direction."],
+  ["weir_real_server_bytes_total", "counter", "Bytes of the real server, by direction."],
+  ["weir_real_server_rate_connections_per_second", "gauge", "Connections per second to the real server, IPVS's 2-second estimator."],
+  ["weir_real_server_rate_packets_per_second", "gauge", "Packets per second of the real server by direction, IPVS's 2-second estimator."],
+  ["weir_real_server_rate_bytes_per_second", "gauge", "Bytes per second of the real server by direction, IPVS's 2-second estimator."],
+  ["weir_real_server_active_connections", "gauge", "Active (established) connections to the real server (ipvsadm ActiveConn)."],
+  ["weir_real_server_inactive_connections", "gauge", "Inactive connections to the real server (ipvsadm InActConn)."],
+  ["weir_real_server_persistent_connections", "gauge", "Persistence templates pointing at the real server."],
+  ["weir_real_server_health_up", "gauge", "1 when the real server's health check passes, 0 when it fails; absent when it has no check."],
+  ["weir_drops_total", "counter", "Frames dropped by the data plane, by reason."],
+  ["weir_batches_total", "counter", "Batches of frames processed by the data plane."],
+  ["weir_frames_total", "counter", "Frames processed by the data plane, by verdict: tx (forwarded), local (for the appliance), drop."],
+  ["weir_connections", "gauge", "Entries in the data plane's connection tables, by address family."],
+];
+
+/** Reads every counter once and writes the exposition text. */
+export function renderMetrics(src: MetricsSource): string {
+  const log = src.log ?? logger("metrics");
+  const x = new Exposition();
+  for (const [name, type, help] of FAMILIES) x.declare(name, type, help);
+
+  const services = new Set<string>();
+  for (const t of src.targets()) {
+    const service = serviceText(t.service);
+    if (services.has(service)) continue; // listed twice: one series only
+    services.add(service);
+    const sl = { service };
+    const c = read(() => src.dp.serviceStats(t.service), log, { service });
+    if (!c) continue;
+    x.add("weir_service_connections_total", sl, c.conns);
+    directed(x, "weir_service_packets_total", sl, c.inpkts, c.outpkts);
+    directed(x, "weir_service_bytes_total", sl, c.inbytes, c.outbytes);
+    if (src.rates) rates(x, "weir_service_rate_", sl, src.rates.rates(t.service));
+
+    const dests = new Set<string>();
+    for (const d of t.dests) {
+      const real_server = destText(d);
+      if (dests.has(real_server)) continue;
+      dests.add(real_server);
+      const dl = { service, real_server, forward: d.fwd };
+      const c = read(() => src.dp.destStats(t.service, d), log, dl);
+      if (!c) continue;
+      x.add("weir_real_server_connections_total", dl, c.conns);
+      directed(x, "weir_real_server_packets_total", dl, c.inpkts, c.outpkts);
+      directed(x, "weir_real_server_bytes_total", dl, c.inbytes, c.outbytes);
+      x.add("weir_real_server_active_connections", dl, c.activeconns);
+      x.add("weir_real_server_inactive_connections", dl, c.inactconns);
+      x.add("weir_real_server_persistent_connections", dl, c.persistconns);
+      if (src.rates) rates(x, "weir_real_server_rate_", dl, src.rates.rates(t.service, d));
+      const up = src.health?.(t.service, d);
+      if (up !== undefined) x.add("weir_real_server_health_up", dl, up ? 1 : 0);
+    }
+  }
+
+  for (const [reason, n] of Object.entries(src.dp.drops())) x.add("weir_drops_total", { reason }, n);
+  const b = src.dp.batchStats();
+  x.add("weir_batches_total", {}, b.batches);
+  // Every frame gets exactly one verdict: drop is what is neither tx nor local.
+  const dropped = b.framesIn - b.framesTx - b.framesLocal;
+  x.add("weir_frames_total", { verdict: "tx" }, b.framesTx);
+  x.add("weir_frames_total", { verdict: "local" }, b.framesLocal);
+  x.add("weir_frames_total", { verdict: "drop" }, dropped > 0n ? dropped : 0n);
+  x.add("weir_connections", { family: "ipv4" }, src.dp.connCount(4));
+  x.add("weir_connections", { family: "ipv6" }, src.dp.connCount(6));
+  return x.text();
+}
+
+/**
+ * Counters of a target the configuration lists but the data plane no longer
+ * has (a change between the two reads): the target is left out of this scrape.
+ */
+function read<T>(fn: () => T, log: Logger, what: LabelSet): T | undefined {
+  try {
+    return fn();
+  } catch (e) {
+    if (!(e instanceof WeirError)) throw e;
+    log.debug({ err: e, ...what }, "no counters for target");
+    return undefined;
+  }
+}
+
+function directed(x: Exposition, name: string, labels: LabelSet, inV: bigint, outV: bigint): void {
+  x.add(name, { ...labels, direction: "in" }, inV);
+  x.add(name, { ...labels, direction: "out" }, outV);
+}
+
+function rates(x: Exposition, prefix: string, labels: LabelSet, r: Rates): void {
+  x.add(`${prefix}connections_per_second`, labels, r.cps);
+  x.add(`${prefix}packets_per_second`, { ...labels, direction: "in" }, r.inpps);
+  x.add(`${prefix}packets_per_second`, { ...labels, direction: "out" }, r.outpps);
+  x.add(`${prefix}bytes_per_second`, { ...labels, direction: "in" }, r.inbps);
+  x.add(`${prefix}bytes_per_second`, { ...labels, direction: "out" }, r.outbps);
+}

@@ -1,0 +1,77 @@
+// The scrape endpoint for `weir run --metrics HOST:PORT`: GET /metrics
+// answers the exposition text; other paths 404, other methods 405 (HEAD is
+// answered as GET without a body, as HTTP asks of a GET resource).
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { logger, type Logger } from "../log.js";
+
+export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+export interface MetricsServerOptions {
+  log?: Logger;
+}
+
+export class MetricsServer {
+  private readonly server: Server;
+  private readonly log: Logger;
+
+  /** render is called once per scrape; a throw answers 500 and is logged. */
+  constructor(private readonly render: () => string | Promise<string>, opts: MetricsServerOptions = {}) {
+    this.log = opts.log ?? logger("metrics");
+    this.server = createServer((req, res) => void this.handle(req, res));
+    // A scraper that opens a connection and sends nothing must not hold close() up.
+    this.server.requestTimeout = 10_000;
+    this.server.headersTimeout = 10_000;
+  }
+
+  /** Listens on host:port (port 0 picks a free one); resolves with the bound address. */
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error) => reject(e);
+      this.server.once("error", onError);
+      this.server.listen(port, host, () => {
+        this.server.off("error", onError);
+        this.server.on("error", (e) => this.log.error({ err: e }, "metrics server error"));
+        const a = this.server.address() as AddressInfo;
+        this.log.info({ host: a.address, port: a.port }, "serving metrics");
+        resolve({ host: a.address, port: a.port });
+      });
+    });
+  }
+
+  /** Stops listening and ends open connections (keep-alive ones too). */
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (!this.server.listening) {
+        resolve();
+        return;
+      }
+      this.server.close((e) => (e ? reject(e) : resolve()));
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? "/", "http://x").pathname;
+    if (path !== "/metrics") return reply(res, 404, "not found\n");
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.setHeader("Allow", "GET, HEAD");
+      return reply(res, 405, "method not allowed\n");
+    }
+    let body: string;
+    try {
+      body = await this.render();
+    } catch (e) {
+      this.log.error({ err: e }, "metrics scrape failed");
+      return reply(res, 500, "metrics unavailable\n");
+    }
+    res.writeHead(200, { "Content-Type": CONTENT_TYPE, "Content-Length": Buffer.byteLength(body) });
+    res.end(req.method === "HEAD" ? undefined : body);
+  }
+}
+
+function reply(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": Buffer.byteLength(text) });
+  res.end(text);
+}
