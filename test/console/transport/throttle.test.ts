@@ -1,0 +1,73 @@
+// Failed-login throttling and the Origin policy, as tables.
+
+import { describe, it, expect } from "vitest";
+import { FailureThrottle } from "../../../src/console/transport/throttle.js";
+import { originAllowed } from "../../../src/console/transport/origin.js";
+import { tokenMatches } from "../../../src/console/transport/token.js";
+
+describe("FailureThrottle", () => {
+  it("locks after maxFailures in the window, doubling repeat lockouts up to the cap", () => {
+    let now = 0;
+    const t = new FailureThrottle({ maxFailures: 3, windowMs: 1000, lockoutMs: 100, maxLockoutMs: 350, now: () => now });
+    expect([t.fail("a"), t.fail("a")]).toEqual([0, 0]);
+    expect(t.blockedFor("a")).toBe(0);
+    expect(t.fail("a")).toBe(100);
+    expect(t.blockedFor("a")).toBe(100);
+    expect(t.blockedFor("b")).toBe(0); // per address
+    now = 100;
+    expect(t.blockedFor("a")).toBe(0);
+    t.fail("a"); t.fail("a");
+    expect(t.fail("a")).toBe(200);
+    now = 300;
+    t.fail("a"); t.fail("a");
+    expect(t.fail("a")).toBe(350); // 400 capped
+    t.succeed("a");
+    expect(t.blockedFor("a")).toBe(0);
+    expect([t.fail("a"), t.fail("a"), t.fail("a")]).toEqual([0, 0, 100]); // success forgot the history
+  });
+
+  it("keeps at most maxEntries addresses", () => {
+    let now = 0;
+    const t = new FailureThrottle({ maxFailures: 2, maxEntries: 3, now: () => now });
+    t.fail("a"); t.fail("a"); // locked
+    for (const x of ["b", "c", "d", "e"]) t.fail(x);
+    expect(t.blockedFor("a")).toBe(0); // the oldest went to make room
+    now += 1;
+    expect(t.fail("e")).toBeGreaterThan(0); // the newest are still counted
+  });
+});
+
+describe("originAllowed", () => {
+  const plain = { secure: false, listenHost: "0.0.0.0" };
+  const table: [string | undefined, string | undefined, object, boolean, string][] = [
+    [undefined, "10.0.0.5:8080", plain, true, "no Origin: a non-browser client"],
+    ["http://10.0.0.5:8080", "10.0.0.5:8080", plain, true, "the server's own page"],
+    ["http://10.0.0.5:8080", "10.0.0.5:8081", plain, false, "another port"],
+    ["https://10.0.0.5:8080", "10.0.0.5:8080", plain, false, "https page, plain server"],
+    ["https://10.0.0.5:8443", "10.0.0.5:8443", { ...plain, secure: true }, true, "TLS server's own page"],
+    ["http://[2001:db8::5]:8080", "[2001:db8::5]:8080", plain, true, "IPv6 literal"],
+    ["http://localhost:8080", "localhost:8080", plain, true, "localhost"],
+    ["http://lb.example:8080", "lb.example:8080", plain, false, "unknown name: DNS rebinding guard"],
+    ["http://lb.example:8080", "lb.example:8080", { ...plain, listenHost: "lb.example" }, true, "the name it listens on"],
+    ["http://lb.example:8080", "lb.example:8080", { ...plain, allowedOrigins: ["http://lb.example:8080"] }, true, "configured origin"],
+    ["https://ops.example", "10.0.0.5:8080", { ...plain, allowedOrigins: ["https://ops.example:443"] }, true, "configured origin, default port"],
+    ["http://evil.example", "10.0.0.5:8080", plain, false, "foreign"],
+    ["null", "10.0.0.5:8080", plain, false, "opaque origin"],
+    ["file://", "10.0.0.5:8080", plain, false, "file page"],
+    ["http://10.0.0.5:8080", undefined, plain, false, "no Host"],
+  ];
+  for (const [origin, host, policy, want, what] of table) {
+    it(`${want ? "allows" : "refuses"} ${what}`, () => {
+      expect(originAllowed(origin, host, policy as typeof plain)).toBe(want);
+    });
+  }
+});
+
+describe("tokenMatches", () => {
+  it("matches only the exact token, whatever the lengths", () => {
+    expect(tokenMatches("abcdefghijklmnop", "abcdefghijklmnop")).toBe(true);
+    expect(tokenMatches("abcdefghijklmnoq", "abcdefghijklmnop")).toBe(false);
+    expect(tokenMatches("abc", "abcdefghijklmnop")).toBe(false);
+    expect(tokenMatches("", "abcdefghijklmnop")).toBe(false);
+  });
+});
