@@ -90,9 +90,7 @@ export function destCall(op: i32): i32 {
 export function liveSvc(): Service | null {
   const k = readSvc();
   if (k === null) return null;
-  const ss = G.live.services;
-  for (let i = 0; i < ss.length; i++) if (ss[i].sameKey(k!)) return ss[i];
-  return null;
+  return G.findLive(k!);
 }
 
 export function svcStats(): i32 {

@@ -22,11 +22,14 @@ import * as E from "../ctl/errors";
   /** True when some service has port 0 (persistent "all ports" service). */
   hasPortZero: bool = false;
   hasFwmark: bool = false;
+  /** False when services changed since the index was built (staged generations only). */
+  indexValid: bool = true;
 
   copy(): Generation {
     const g = new Generation();
     g.services = this.services.slice(0);
     g.marks = this.marks.slice(0);
+    g.indexValid = false; // built on first lookup: the live index must not be written
     return g;
   }
 }
@@ -54,7 +57,37 @@ function buildIndex(g: Generation): void {
     unchecked(idx[h] = s);
   }
   g.index = idx; g.mask = mask;
+  g.indexValid = true;
 }
+
+/** The service with exactly this key (no port-zero fallback), through the index. */
+function lookupExact(g: Generation, key: Service): Service | null {
+  if (!g.indexValid) buildIndex(g);
+  const idx = g.index;
+  let h = svcHash(key) & g.mask;
+  while (true) {
+    const s = unchecked(idx[h]);
+    if (s === null) return null;
+    if (s.sameKey(key)) return s;
+    h = (h + 1) & g.mask;
+  }
+}
+
+/** Puts s in the index slot that holds its key (after a clone), or adds it. */
+function indexPut(g: Generation, s: Service): void {
+  if (!g.indexValid) return; // rebuilt from the array on next lookup
+  if (<u32>g.services.length * 2 > g.mask + 1) { g.indexValid = false; return; }
+  const idx = g.index;
+  let h = svcHash(s) & g.mask;
+  while (true) {
+    const o = unchecked(idx[h]);
+    if (o === null || o.sameKey(s)) { unchecked(idx[h] = s); return; }
+    h = (h + 1) & g.mask;
+  }
+}
+
+/** The live service with exactly this key, for control reads (stats, listings). */
+export function findLive(key: Service): Service | null { return lookupExact(live, key); }
 
 export let live: Generation = new Generation();
 let staged: Generation | null = null;
@@ -95,15 +128,22 @@ export function findFwmark(af: u8, mark: u32): Service | null {
 export function txBegin(): i32 {
   if (staged !== null) return E.E_TX_OPEN;
   staged = live.copy();
+  renumber(staged!, 0); // an aborted transaction may have moved shared services
   replaced = new Array<Service>();
   return E.OK;
 }
 
 export function txAbort(): void { staged = null; replaced = new Array<Service>(); }
 
+/** Position of the service with this key in g.services, or -1. */
 function find(g: Generation, key: Service): i32 {
-  for (let i = 0; i < g.services.length; i++) if (g.services[i].sameKey(key)) return i;
-  return -1;
+  const s = lookupExact(g, key);
+  return s === null ? -1 : s.pos;
+}
+
+function renumber(g: Generation, from: i32): void {
+  const ss = g.services;
+  for (let i = from; i < ss.length; i++) unchecked(ss[i]).pos = i;
 }
 
 /** The staged copy of the service matching key, cloned on first write. */
@@ -115,7 +155,9 @@ function writable(key: Service): Service | null {
   if (!s.dirty) { // live object: copy it, never write the live generation
     replaced.push(s);
     s = s.clone();
+    s.pos = i;
     g.services[i] = s;
+    indexPut(g, s);
   }
   return s;
 }
@@ -131,15 +173,18 @@ export function svcAdd(spec: Service): i32 {
   s.af = spec.af; s.proto = spec.proto; s.addr = spec.addr; s.port = spec.port; s.fwmark = spec.fwmark;
   s.flags = spec.flags; s.timeoutMs = spec.timeoutMs; s.netmask = spec.netmask; s.schedId = spec.schedId;
   s.dirty = true;
+  s.pos = g.services.length;
   g.services.push(s);
+  indexPut(g, s);
   return E.OK;
 }
 
 export function svcEdit(spec: Service): i32 {
   if (staged === null) return E.E_NOTX;
-  if (find(staged!, spec) < 0) return E.E_NOSVC;
+  const at = find(staged!, spec);
+  if (at < 0) return E.E_NOSVC;
   let sched: Scheduler | null = null;
-  const cur = staged!.services[find(staged!, spec)];
+  const cur = staged!.services[at];
   if (cur.schedId != spec.schedId) {
     sched = createScheduler(spec.schedId);
     if (sched === null) return E.E_SCHED;
@@ -158,6 +203,8 @@ export function svcDel(spec: Service): i32 {
   const s = g.services[i];
   if (!s.dirty) replaced.push(s);
   g.services.splice(i, 1);
+  renumber(g, i);
+  g.indexValid = false;
   return E.OK;
 }
 
@@ -166,6 +213,7 @@ export function svcFlush(): i32 {
   const g = staged!;
   for (let i = 0; i < g.services.length; i++) if (!g.services[i].dirty) replaced.push(g.services[i]);
   g.services = new Array<Service>();
+  g.indexValid = false;
   return E.OK;
 }
 
@@ -250,7 +298,7 @@ export function txCommit(): i32 {
       if ((st.flags & DEST_F_AVAILABLE) == 0 && st.id != 0) destPut(st);
     }
   }
-  for (let i = 0; i < g.services.length; i++) g.services[i].dirty = false;
+  for (let i = 0; i < g.services.length; i++) { g.services[i].dirty = false; g.services[i].pos = i; }
   buildIndex(g);
   live = g;
   staged = null;

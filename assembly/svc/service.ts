@@ -36,6 +36,8 @@ export const SVC_F_SCHED3: u32 = 0x0020;
   stats: Stats;
   /** Set when this copy's dests or scheduler changed and tables must be rebuilt at commit. */
   dirty: bool = true;
+  /** Position in the services array of the generation being built (svc/generation.ts). */
+  pos: i32 = 0;
 
   constructor(sched: Scheduler, stats: Stats) { this.sched = sched; this.stats = stats; }
 

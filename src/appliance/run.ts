@@ -1,0 +1,146 @@
+// `weir run`: the appliance's supervisor. It loads the data plane, replays
+// the config file, and serves the consoles (control socket, serial tty,
+// WebSocket), health checks and metrics until SIGTERM/SIGINT.
+
+import { existsSync } from "node:fs";
+import { DataPlane, type ServiceKey } from "../dataplane/dataplane.js";
+import { ConfigModel } from "../config/model.js";
+import { ConsoleInterpreter } from "../console/interpreter.js";
+import { loadConfigFile } from "../console/loader.js";
+import { startCtlServer, DEFAULT_CTL_PATH, type CtlServer } from "../console/transport/socket.js";
+import { startWsConsole, parseHostPort, type WsConsole } from "../console/transport/ws.js";
+import { startSerialConsole, consoleBanner, type SerialConsole } from "../console/transport/serial.js";
+import { HealthMonitor } from "../health/monitor.js";
+import { healthCommand } from "../health/command.js";
+import { Estimator } from "../metrics/estimator.js";
+import { renderMetrics } from "../metrics/prometheus.js";
+import { MetricsServer } from "../metrics/server.js";
+import { logger } from "../log.js";
+import { statsSnapshot } from "./stats.js";
+
+export interface RunOptions {
+  /** Command script replayed at start and written by `save`. */
+  config?: string;
+  ctl?: string;
+  /** HOST:PORT of the WebSocket console. */
+  ws?: string;
+  wsTokenFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** HOST:PORT of the Prometheus endpoint. */
+  metrics?: string;
+  /** Serial console on this tty device (else on stdin when it is a TTY). */
+  serial?: string;
+  workers?: number;
+  connCapacity?: number;
+}
+
+const EXPIRY_TICK_MS = 1000;
+
+export async function runAppliance(opts: RunOptions): Promise<number> {
+  const log = logger("run");
+  const started = performance.now();
+  const now = () => Math.floor(performance.now() - started) + 1;
+  const dp = await DataPlane.load({ connCapacity: opts.connCapacity ?? 1 << 20, connCapacity6: 1 << 16 });
+  const model = new ConfigModel(dp);
+  const rates = new Estimator({ source: dp, targets: () => model.targets(), log: logger("metrics") });
+  const interp = new ConsoleInterpreter({ model, configPath: opts.config, now, rates });
+  const monitor = new HealthMonitor({ log: logger("health") });
+  const health = healthCommand(monitor, model);
+  interp.register("health", health);
+
+  if (opts.config && existsSync(opts.config)) {
+    const r = await loadConfigFile(interp.registry, model, opts.config);
+    if (!r.ok) {
+      log.error({ config: opts.config, line: r.line }, r.message);
+      process.stderr.write(`${r.text}\n`);
+      return 1;
+    }
+    log.info({ config: opts.config, lines: r.lines }, "configuration loaded");
+  }
+
+  // No links are attached yet (packet I/O arrives with its issue): batches of
+  // zero frames keep the connection clock and its expiry sweep going.
+  const tick = dp.createBatch(1, 64);
+  const ticker = setInterval(() => tick.run(now()), EXPIRY_TICK_MS);
+  ticker.unref();
+
+  rates.start();
+  monitor.start();
+  const closers: (() => Promise<void> | void)[] = [];
+  let ctl: CtlServer | undefined;
+  let ws: WsConsole | undefined;
+  let serial: SerialConsole | undefined;
+  try {
+    ctl = await startCtlServer({ path: opts.ctl ?? DEFAULT_CTL_PATH, interpreter: interp, log: logger("ctl") });
+    closers.push(() => ctl!.close());
+    log.info({ path: ctl.path }, "control socket ready");
+    if (opts.ws) {
+      const { host, port } = parseHostPort(opts.ws);
+      ws = await startWsConsole({
+        interpreter: interp, host, port, tokenFile: opts.wsTokenFile,
+        tls: opts.tlsCert && opts.tlsKey ? { certFile: opts.tlsCert, keyFile: opts.tlsKey } : undefined,
+        statsSource: () => statsSnapshot(model, rates),
+        log: logger("ws"),
+      });
+      closers.push(() => ws!.close());
+      log.info({ url: ws.url }, "WebSocket console ready");
+    }
+    if (opts.metrics) {
+      const { host, port } = parseHostPort(opts.metrics);
+      const server = new MetricsServer(() => renderMetrics({
+        dp, targets: () => model.targets(), rates,
+        health: (svc, dest) => healthOf(model, monitor, svc, dest),
+      }));
+      const addr = await server.listen(host, port);
+      closers.push(() => server.close());
+      log.info(addr, "metrics endpoint ready");
+    }
+    if (opts.serial || process.stdin.isTTY) {
+      serial = startSerialConsole({
+        interpreter: interp, device: opts.serial,
+        banner: () => consoleBanner({ url: ws?.url, token: ws?.token }),
+        log: logger("serial"),
+      });
+      closers.push(() => serial!.close());
+    }
+  } catch (e) {
+    log.error({ err: e }, "start failed");
+    process.stderr.write(`weir run: ${(e as Error).message}\n`);
+    await shutdown();
+    return 1;
+  }
+
+  async function shutdown(): Promise<void> {
+    clearInterval(ticker);
+    rates.stop();
+    await monitor.stop();
+    for (const c of closers.reverse()) {
+      try { await c(); } catch (e) { log.warn({ err: e }, "close failed"); }
+    }
+  }
+
+  const signal = await new Promise<string>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+    // A serial console on stdin ends the appliance when its session ends (Ctrl-D).
+    if (serial && !opts.serial) serial.closed.then(() => resolve("console closed"));
+  });
+  log.info({ signal }, "shutting down");
+  await shutdown();
+  return 0;
+}
+
+/** A real server's check state for metrics: undefined when it has no check. */
+function healthOf(model: ConfigModel, monitor: HealthMonitor, svc: ServiceKey, dest: { addr: string; port?: number }): boolean | undefined {
+  const view = model.services().find((v) => sameKey(v.dpKey, svc));
+  const d = view?.dests.find((x) => x.addr === dest.addr && (dest.port === undefined || x.port === dest.port));
+  if (!view || !d) return undefined;
+  const st = monitor.status(view.key).find((c) => c.dest === d.key);
+  return st ? st.up : undefined;
+}
+
+function sameKey(a: ServiceKey, b: ServiceKey): boolean {
+  if ("fwmark" in a || "fwmark" in b) return "fwmark" in a && "fwmark" in b && a.fwmark === b.fwmark && (a.af ?? 4) === (b.af ?? 4);
+  return a.proto === b.proto && a.addr === b.addr && a.port === b.port;
+}

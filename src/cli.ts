@@ -1,0 +1,83 @@
+// The `weir` command line (CONTRACTS.md). Each subcommand is listed only
+// once it works.
+
+import { Command } from "commander";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { runAppliance } from "./appliance/run.js";
+import { runCtl } from "./console/transport/ctl.js";
+import { runConsole, DEFAULT_CONSOLE_URL } from "./console/transport/ws-client.js";
+import { DEFAULT_CTL_PATH } from "./console/transport/socket.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Joins words back into one console line, quoting those the shell had unquoted. */
+export function joinWords(words: string[]): string {
+  return words.map((w) => (w === "" || /[\s'"\\#]/.test(w) ? `"${w.replace(/(["\\])/g, "\\$1")}"` : w)).join(" ");
+}
+
+export function buildCli(): Command {
+  const program = new Command("weir")
+    .description("Weir: an LVS-style layer-4 load balancer (VS/NAT, VS/DR, VS/TUN) with a WebAssembly data plane")
+    .showHelpAfterError()
+    .enablePositionalOptions();
+
+  program.command("run")
+    .description("run the appliance: data plane, consoles, health checks, metrics (as root)")
+    .option("--config <file>", "command script replayed at start and written by `save`")
+    .option("--ctl <path>", "control socket", DEFAULT_CTL_PATH)
+    .option("--ws <host:port>", "serve the WebSocket console (and its web page) here")
+    .option("--ws-token-file <file>", "WebSocket console token (made at first start, mode 0600)")
+    .option("--tls-cert <file>", "TLS certificate (PEM) for the WebSocket console")
+    .option("--tls-key <file>", "TLS private key (PEM) for the WebSocket console")
+    .option("--metrics <host:port>", "serve Prometheus metrics at http://HOST:PORT/metrics")
+    .option("--serial <device>", "serial console on this tty (default: stdin when it is a terminal)")
+    .option("--workers <n>", "data-plane workers", (v) => parsePositive(v, "--workers"), 1)
+    .option("--conn-capacity <n>", "connection table entries (IPv4)", (v) => parsePositive(v, "--conn-capacity"))
+    .action(async (o) => {
+      process.exitCode = await runAppliance({
+        config: o.config, ctl: o.ctl, ws: o.ws, wsTokenFile: o.wsTokenFile, tlsCert: o.tlsCert, tlsKey: o.tlsKey,
+        metrics: o.metrics, serial: o.serial, workers: o.workers, connCapacity: o.connCapacity,
+      });
+    });
+
+  program.command("ctl")
+    .description("send one console line to a running `weir run` (no LINE: read lines from stdin); exit 0 ok, 1 error reply, 2 unreachable")
+    .usage("[--ctl PATH] -- LINE")
+    .option("--ctl <path>", "control socket", DEFAULT_CTL_PATH)
+    .argument("[line...]", "the console line, after --")
+    .passThroughOptions()
+    .action(async (words: string[], o) => {
+      process.exitCode = await runCtl({ socketPath: o.ctl, line: words.length ? joinWords(words) : undefined });
+    });
+
+  program.command("console")
+    .description("interactive console over the WebSocket")
+    .option("--url <url>", "ws://HOST:PORT or wss://HOST:PORT", DEFAULT_CONSOLE_URL)
+    .option("--token <token>", "console token (default: $WEIR_TOKEN, then the token file)")
+    .option("--token-file <file>", "where to read the token")
+    .action(async (o) => {
+      process.exitCode = await runConsole({ url: o.url, token: o.token, tokenFile: o.tokenFile });
+    });
+
+  program.command("bench")
+    .description("run the data-plane benchmarks beside their baselines; writes bench/results/latest.{json,md}")
+    .argument("[ids...]", "benchmarks to run (default: all)")
+    .action((ids: string[]) => {
+      const r = spawnSync(process.execPath, [path.join(root, "bench", "run.js"), ...ids], { stdio: "inherit" });
+      process.exitCode = r.status ?? 1;
+    });
+
+  return program;
+}
+
+function parsePositive(v: string, what: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a positive integer, not '${v}'`);
+  return n;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildCli().parseAsync(argv);
+}

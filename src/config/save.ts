@@ -1,0 +1,32 @@
+// Writing the config file atomically: a temporary file in the same
+// directory, fsync, rename over the old file, fsync the directory. A crash
+// leaves either the old file or the new one, never a mix.
+
+import { open, rename, stat, unlink } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+
+export async function atomicWrite(file: string, data: string): Promise<void> {
+  const dir = path.dirname(path.resolve(file));
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const mode = await stat(file).then((s) => s.mode & 0o777, () => 0o644);
+  const fh = await open(tmp, "wx", mode);
+  try {
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  const d = await open(dir, "r");
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
