@@ -90,8 +90,22 @@ export class DataPlane {
   get dropReasons(): string[] { return this.dropNames.slice(1); }
 
   private str(ptr: number): string { return readString(this.x.memory, ptr); }
-  private view(): DataView { return new DataView(this.x.memory.buffer, this.x.scratch(), 1024); }
-  private bytes(off: number, len: number): Uint8Array { return new Uint8Array(this.x.memory.buffer, this.x.scratch() + off, len); }
+  // Views over the scratch area, remade only when the memory's buffer changes
+  // (a grown memory gets a new ArrayBuffer): control calls run by the hundred thousand.
+  private scratchBuf?: ArrayBuffer;
+  private scratchView?: DataView;
+  private scratchBytes?: Uint8Array;
+  private refreshScratch(): void {
+    const buf = this.x.memory.buffer;
+    if (buf !== this.scratchBuf) {
+      const base = this.x.scratch();
+      this.scratchBuf = buf as ArrayBuffer;
+      this.scratchView = new DataView(buf, base, 1024);
+      this.scratchBytes = new Uint8Array(buf, base, 1024);
+    }
+  }
+  private view(): DataView { this.refreshScratch(); return this.scratchView!; }
+  private bytes(off: number, len: number): Uint8Array { this.refreshScratch(); return this.scratchBytes!.subarray(off, off + len); }
 
   private check(rc: number, what: string): void {
     if (rc < 0) throw controlError(this.str(this.x.errorName(rc)), what);
