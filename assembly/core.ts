@@ -34,8 +34,7 @@ import { V_DROP, V_TX, V_LOCAL, drop, tx, txInstead, copyDatagram, sendIp, reset
 import { dnat, snat } from "./xmit/nat";
 import { encap4, TUN_OVERHEAD } from "./xmit/tun";
 import { echoReply, tooBig } from "./xmit/icmpgen";
-import { handleIcmpError4 } from "./xmit/icmperr";
-import { handleIcmpError6 } from "./xmit/icmperr6";
+import { handleIcmpError } from "./xmit/icmperr";
 import { v4addr, v4of } from "./util/bytes";
 
 export let conns4: ConnTable<u32> = changetype<ConnTable<u32>>(0);
@@ -395,14 +394,14 @@ function icmpIn<A>(inP: usize, lk: Link, outP: usize, outCap: u32, now: u32): i3
       const n = echoReply(inP, lk, outP, outCap);
       return n > 0 ? tx(lk.id, n) : drop(D.R_OUT_NO_ROOM);
     }
-    if (isIcmp6Error(type)) return handleIcmpError6(inP, lk, outP, outCap, now);
+    if (isIcmp6Error(type)) return handleIcmpError<v128>(inP, lk, outP, outCap, now);
     return ownedHere<A>(lk) ? V_LOCAL : drop(D.R_ICMP_UNMATCHED);
   }
   if (type == ICMP_ECHO && ownedHere<A>(lk)) {
     const n = echoReply(inP, lk, outP, outCap);
     return n > 0 ? tx(lk.id, n) : drop(D.R_OUT_NO_ROOM);
   }
-  if (isIcmp4Error(type)) return handleIcmpError4(inP, lk, outP, outCap, now);
+  if (isIcmp4Error(type)) return handleIcmpError<u32>(inP, lk, outP, outCap, now);
   return ownedHere<A>(lk) ? V_LOCAL : drop(D.R_ICMP_UNMATCHED);
 }
 
