@@ -36,6 +36,7 @@ import { encap4, TUN_OVERHEAD } from "./xmit/tun";
 import { echoReply, tooBig } from "./xmit/icmpgen";
 import { handleIcmpError } from "./xmit/icmperr";
 import { v4addr, v4of } from "./util/bytes";
+import * as O from "./xmit/offload";
 
 export let conns4: ConnTable<u32> = changetype<ConnTable<u32>>(0);
 export let conns6: ConnTable<v128> = changetype<ConnTable<v128>>(0);
@@ -80,11 +81,13 @@ export function processFrame(inP: usize, inLen: u32, inLink: i32, outP: usize, o
   if (t == ETH_P_IP) {
     const r = parseIPv4(inP, l3off, inLen);
     if (r != V4_OK) return drop(r == V4_BAD_CSUM ? D.R_IP_BAD_CSUM : D.R_IP_MALFORMED);
+    O.settleInput(inP);
     return ipIn<u32>(inP, lk, outP, outCap, now);
   }
   if (t == ETH_P_IPV6) {
     const r = parseIPv6(inP, l3off, inLen);
     if (r != V6_OK) return drop(r == V6_BAD_EXT ? D.R_IPV6_BAD_EXT : D.R_IP_MALFORMED);
+    O.settleInput(inP);
     return ipIn<v128>(inP, lk, outP, outCap, now);
   }
   if (t == ETH_P_ARP) {
@@ -342,17 +345,21 @@ export function setInLink(l: i32): void { curInLink = l; }
   if (!ok) return drop(D.R_NO_ROUTE);
   const lk = link(route.nhLink);
   if (lk === null || !lk.up) return drop(D.R_NO_ROUTE);
+  // A GSO frame goes out as segments of headers + gso_size: that is what must fit.
+  const wire = O.wireLen(inP, ipLen);
   if (fwd == FWD_TUNNEL) {
     if (isVector<A>()) return drop(D.R_UNSUPPORTED);
-    if (ipLen + TUN_OVERHEAD > lk.mtu) return mtuExceeded(inP, outP, outCap, lk.mtu - TUN_OVERHEAD);
+    if (wire + TUN_OVERHEAD > lk.mtu) return mtuExceeded(inP, outP, outCap, lk.mtu - TUN_OVERHEAD);
     const inner = copyDatagram(inP, outP, outCap, TUN_OVERHEAD);
     if (inner == 0) return drop(D.R_OUT_NO_ROOM);
     encap4(inner - TUN_OVERHEAD, ipLen, lk.primary4, <u32>daddr);
+    O.tunnelOut(outP, M.l3, ETH_HLEN + TUN_OVERHEAD, ETH_HLEN + TUN_OVERHEAD + ipLen);
     return sendIp(outP, outCap, ipLen + TUN_OVERHEAD, lk, 4, route.nhAddr, now);
   }
-  if (ipLen > lk.mtu) return mtuExceeded(inP, outP, outCap, lk.mtu);
+  if (wire > lk.mtu) return mtuExceeded(inP, outP, outCap, lk.mtu);
   const ip = copyDatagram(inP, outP, outCap, 0);
   if (ip == 0) return drop(D.R_OUT_NO_ROOM);
+  O.carry(M.l3, ETH_HLEN);
   if (fwd == FWD_MASQ) {
     const l4 = M.firstFrag ? ip + (M.l4 - M.l3) : 0;
     dnat<A>(ip, l4, M.proto, daddr, dport);
@@ -372,9 +379,10 @@ function xmitOut<A>(vaddr: A, vport: u16, inP: usize, outP: usize, outCap: u32, 
   // Replies get the same egress MTU check as xmitIn (the kernel's ip_forward
   // does it before IPVS sees the reply): "too big" goes back to the real
   // server, quoting its packet as sent. Checked before the input is rewritten.
-  if (ipLen > lk.mtu) return mtuExceeded(inP, outP, outCap, lk.mtu);
+  if (O.wireLen(inP, ipLen) > lk.mtu) return mtuExceeded(inP, outP, outCap, lk.mtu);
   const ip = copyDatagram(inP, outP, outCap, 0);
   if (ip == 0) return drop(D.R_OUT_NO_ROOM);
+  O.carry(M.l3, ETH_HLEN);
   const l4 = M.firstFrag ? ip + (M.l4 - M.l3) : 0;
   snat<A>(ip, l4, M.proto, vaddr, vport);
   return sendIp(outP, outCap, ipLen, lk, af, route.nhAddr, now);

@@ -133,3 +133,36 @@ export function statsZero(all: bool): i32 { return Ls.statsZero(all); }
 /** Next live connection entry at or after index from; fields at connBuf(). -1 when done. */
 export function connRead(af: u8, from: u32, now: u32): i32 { return Ls.connRead(af, from, now); }
 export function connBuf(): usize { return Ls.CONN_OUT; }
+
+// ---- packet I/O over AF_PACKET rings mapped into this memory (assembly/ring/io.ts) ----
+import * as IO from "./ring/io";
+import * as P from "./ring/port";
+import * as GSO from "./xmit/gso";
+/**
+ * Attaches link id's rings: RX (version 2: rxFrameCount slots of rxFrameSize;
+ * 3: rxBlockCount blocks of rxBlockSize) at rxBase, TX (V2) at txBase, and a
+ * host-stack mirror queue of localCap bytes at localBase. Returns 0, or -1.
+ */
+export function ioAttach(
+  id: i32, rxBase: usize, rxVersion: u32, rxBlockSize: u32, rxBlockCount: u32, rxFrameSize: u32, rxFrameCount: u32, rxVnet: bool,
+  txBase: usize, txFrameSize: u32, txFrameCount: u32, txVnet: bool, localBase: usize, localCap: u32,
+): i32 {
+  return IO.attach(id, rxBase, rxVersion, rxBlockSize, rxBlockCount, rxFrameSize, rxFrameCount, rxVnet,
+    txBase, txFrameSize, txFrameCount, txVnet, localBase, localCap) ? 0 : -1;
+}
+export function ioDetach(id: i32): i32 { return IO.detach(id) ? 0 : -1; }
+/** Takes up to max frames from the RX rings; returns how many. */
+export function ioRun(max: u32, now: u32): u32 { return IO.ioRun(max, now); }
+export function ioTakePending(id: i32): u32 { return IO.takePending(id); }
+export function ioLocalBase(id: i32): usize { return IO.localBase(id); }
+export function ioLocalUsed(id: i32): u32 { return IO.localUsed(id); }
+export function ioLocalReset(id: i32): void { IO.localReset(id); }
+export function ioHostSlot(id: i32): usize { return IO.hostSlot(id); }
+export function ioHostCap(id: i32): u32 { return IO.hostCap(id); }
+export function ioHostCommit(id: i32, len: u32): i32 { return IO.hostCommit(id, len) ? 0 : -1; }
+export function ioCounter(id: i32, i: i32): u64 { return IO.counter(id, i); }
+export function ioCounterCount(): i32 { return P.C_COUNT; }
+export function ioCounterName(i: i32): string { return i >= 0 && i < P.C_COUNT ? P.COUNTER_NAMES[i] : ""; }
+/** Segments of a GSO output frame (flags as in the descriptor) and segment k written to dst. */
+export function gsoCount(p: usize, len: u32, flags: u32): u32 { return GSO.gsoCount(p, len, flags); }
+export function gsoSegment(p: usize, len: u32, flags: u32, k: u32, dst: usize, cap: u32): u32 { return GSO.gsoSegment(p, len, flags, k, dst, cap); }

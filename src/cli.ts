@@ -61,6 +61,14 @@ export function buildCli(): Command {
       process.exitCode = await runConsole({ url: o.url, token: o.token, tokenFile: o.tokenFile });
     });
 
+  program.command("demo")
+    .description("build a topology in network namespaces, run the appliance with NAT, DR and TUN services, drive real traffic and show live counters (as root)")
+    .option("--duration <s>", "seconds of traffic (Ctrl-C stops earlier)", (v) => parsePositive(v, "--duration"), 20)
+    .action(async (o) => {
+      const { runDemo } = await import("./demo/demo.js");
+      process.exitCode = await runDemo({ duration: o.duration });
+    });
+
   program.command("bench")
     .description("run the data-plane benchmarks beside their baselines; writes bench/results/latest.{json,md}")
     .argument("[ids...]", "benchmarks to run (default: all)")

@@ -55,6 +55,20 @@ export function csumReplace16(check: u32, from: v128, to: v128): u32 {
   return ~csumFold(s) & 0xffff;
 }
 
+/**
+ * A partial checksum (the folded pseudo-header sum a sender with checksum
+ * offload leaves in the field, not complemented) after a 32-bit field of
+ * the pseudo-header changed: seed − from + to, one's complement, no complement.
+ */
+@inline export function csumAdjust4(seed: u32, from: u32, to: u32): u32 {
+  return ~csumReplace4(~seed & 0xffff, from, to) & 0xffff;
+}
+
+/** As csumAdjust4 for a 128-bit field (an IPv6 address). */
+@inline export function csumAdjust16(seed: u32, from: v128, to: v128): u32 {
+  return ~csumReplace16(~seed & 0xffff, from, to) & 0xffff;
+}
+
 /** IPv4 pseudo-header sum for (src, dst raw, proto, L4 length). */
 @inline export function pseudo4(src: u32, dst: u32, proto: u32, len: u32): u64 {
   return <u64>(src & 0xffff) + <u64>(src >>> 16) + <u64>(dst & 0xffff) + <u64>(dst >>> 16)

@@ -9,13 +9,15 @@
 //   8  u32 in:  output slot offset  12 u32 in:  output slot capacity
 //   16 u32 out: output length       20 u16 in:  ingress link
 //   22 u16 out: egress link         24 u16 out: verdict (0 drop, 1 tx, 2 local)
-//   26 u16 out: drop reason         28 u32 in/out: flags (reserved for offload state)
+//   26 u16 out: drop reason         28 u32 in/out: offload flags (virtio_net_hdr
+//                                      folded into 32 bits: see xmit/offload.ts)
 // Input and output may be the same slot (in-place rewrite).
 
 import { processFrame, setInLink } from "../core";
 import { outLen, outLink, reason } from "../xmit/out";
 import { conns4, conns6 } from "../core";
 import { setSchedNow } from "../sched/clock";
+import { setInFlags, outFlags } from "../xmit/offload";
 
 export const DESC_SIZE: u32 = 32;
 /**
@@ -52,13 +54,21 @@ export function runBatch(desc: usize, count: u32, now: u32): u32 {
     const d = desc + <usize>k * DESC_SIZE;
     const inLink = <i32>load<u16>(d, 20);
     setInLink(inLink);
+    setInFlags(load<u32>(d, 28));
     const v = processFrame(<usize>load<u32>(d), load<u32>(d, 4), inLink, <usize>load<u32>(d, 8), load<u32>(d, 12), now);
     store<u32>(d, v == 1 ? outLen : 0, 16);
     store<u16>(d, <u16>(v == 1 ? outLink : 0), 22);
     store<u16>(d, <u16>v, 24);
     store<u16>(d, <u16>reason, 26);
+    store<u32>(d, v == 1 ? outFlags : 0, 28);
     if (v == 1) tx++; else if (v == 2) framesLocal++;
   }
+  endBatch(now, count, tx);
+  return tx;
+}
+
+/** After a batch of count frames (tx forwarded): the bounded expiry sweep and the batch counters. */
+export function endBatch(now: u32, count: u32, tx: u32): void {
   // Elapsed clock time since the last sweep; a clock that went backwards counts as none.
   const elapsed = sweepStarted && <i32>(now - lastSweep) > 0 ? now - lastSweep : 0;
   lastSweep = now;
@@ -68,5 +78,7 @@ export function runBatch(desc: usize, count: u32, now: u32): u32 {
   batches++;
   framesIn += count;
   framesTx += tx;
-  return tx;
 }
+
+/** Counts a frame passed to the host stack (the ring path keeps its own loop). */
+export function countLocal(): void { framesLocal++; }

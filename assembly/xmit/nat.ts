@@ -5,7 +5,8 @@
 // address changes, and the first fragment's patch covers the transport
 // checksum of the whole datagram.
 
-import { csumReplace4, csumReplace2, csumReplace16 } from "../packet/checksum";
+import { csumReplace4, csumReplace2, csumReplace16, csumAdjust4, csumAdjust16 } from "../packet/checksum";
+import { partialL4 } from "./offload";
 import { IPPROTO_TCP, IPPROTO_UDP } from "../packet/ipv4";
 import { TCP_CSUM_OFF } from "../packet/tcp";
 import { UDP_CSUM_OFF } from "../packet/udp";
@@ -19,6 +20,14 @@ import { UDP_CSUM_OFF } from "../packet/udp";
   const oldPort = <u32>load<u16>(l4 + portOff);
   store<u16>(l4 + portOff, newPort);
   let c = <u32>load<u16>(l4 + coff);
+  if (partialL4()) {
+    // Checksum offload: the field holds the pseudo-header sum, which has the
+    // addresses but not the ports (the sender's device sums those with the
+    // segment). Adjust it as a plain one's-complement sum, no complement.
+    c = isVector<A>() ? csumAdjust16(c, changetype<v128>(oldA), changetype<v128>(newA)) : csumAdjust4(c, <u32>oldA, <u32>newA);
+    store<u16>(l4 + coff, <u16>c);
+    return;
+  }
   if (proto == IPPROTO_UDP && c == 0 && !isVector<A>()) return; // IPv4 UDP without checksum
   if (isVector<A>()) c = csumReplace16(c, changetype<v128>(oldA), changetype<v128>(newA));
   else c = csumReplace4(c, <u32>oldA, <u32>newA);

@@ -12,6 +12,7 @@ import { writeNeighSolicit } from "../net/nd";
 import * as D from "../stats/drops";
 import * as M from "../packet/meta";
 import { v4of, copyBytes } from "../util/bytes";
+import { resetOutFlags } from "./offload";
 
 export const V_DROP: i32 = 0;
 export const V_TX: i32 = 1;
@@ -22,7 +23,7 @@ export let outLen: u32 = 0;
 export let outLink: i32 = -1;
 export let reason: i32 = 0;
 
-export function resetOut(): void { outLen = 0; outLink = -1; reason = 0; }
+export function resetOut(): void { outLen = 0; outLink = -1; reason = 0; resetOutFlags(); }
 
 @inline export function drop(r: i32): i32 { reason = r; D.countDrop(r); return V_DROP; }
 
@@ -32,6 +33,7 @@ export function resetOut(): void { outLen = 0; outLink = -1; reason = 0; }
  */
 export function txInstead(l: i32, len: u32, r: i32): i32 {
   D.countDrop(r);
+  resetOutFlags(); // an answer of our own: complete checksums, no offload
   reason = r;
   return tx(l, len);
 }

@@ -17,6 +17,8 @@ import { renderMetrics } from "../metrics/prometheus.js";
 import { MetricsServer } from "../metrics/server.js";
 import { logger } from "../log.js";
 import { statsSnapshot } from "./stats.js";
+import { PacketIo, type IoOptions } from "../dataplane/io.js";
+import type { ConfigState } from "../config/state.js";
 
 export interface RunOptions {
   /** Command script replayed at start and written by `save`. */
@@ -33,16 +35,55 @@ export interface RunOptions {
   serial?: string;
   workers?: number;
   connCapacity?: number;
+  /** Bytes of data-plane memory (default from the table sizes, at least 512 MiB). */
+  memoryBytes?: number;
+  /** Packet I/O tuning (ring version and sizes, batch size); tests and benchmarks. */
+  io?: Partial<Omit<IoOptions, "now" | "log" | "onGone">>;
 }
 
 const EXPIRY_TICK_MS = 1000;
 
 export async function runAppliance(opts: RunOptions): Promise<number> {
   const log = logger("run");
+  if ((opts.workers ?? 1) > 1) {
+    // Decided for now (docs/architecture.md): one data-plane instance on the main thread.
+    process.stderr.write(`weir run: --workers ${opts.workers} is not supported yet: the data plane runs on the supervisor's main thread (one worker); use --workers 1\n`);
+    return 2;
+  }
   const started = performance.now();
   const now = () => Math.floor(performance.now() - started) + 1;
-  const dp = await DataPlane.load({ connCapacity: opts.connCapacity ?? 1 << 20, connCapacity6: 1 << 16 });
+  const dp = await DataPlane.load({ connCapacity: opts.connCapacity ?? 1 << 20, connCapacity6: 1 << 16, memoryBytes: opts.memoryBytes });
   const model = new ConfigModel(dp);
+
+  // Packet I/O: `ip link set DEV up` attaches DEV, `down` detaches it (src/dataplane/io.ts).
+  let io: PacketIo | undefined = new PacketIo(dp, {
+    ...ioTuning(opts.io), now, log: logger("io"),
+    onGone: (dev) => {
+      // The link went away under us: it is detached; the configuration says so too.
+      model.change((d) => d.linkSet(dev, { up: false })).catch((e) => log.warn({ err: e, link: dev }, "could not mark the link down"));
+    },
+  });
+  try {
+    await io.start();
+  } catch (e) {
+    log.warn({ err: e }, "packet I/O unavailable (native addon): links cannot be attached");
+    io = undefined;
+  }
+  const linkNet = (s: ConfigState, dev: string) => ({
+    addrs: s.addrs.filter((a) => a.dev === dev).map((a) => `${a.addr}/${a.len}`),
+    routes: s.routes.filter((r) => r.dev === dev).map((r) => ({ dst: `${r.net}/${r.len}`, via: r.via })),
+  });
+  model.setLinkHooks({
+    onLinkUp: async (l) => {
+      if (!io) throw new Error("packet I/O is unavailable (native addon not loaded)");
+      await io.attach(l.name, l.id, l.mac, l.mtu);
+    },
+    onLinkDown: (l) => io?.detach(l.name),
+    onNetChange: async (s) => {
+      if (!io) return;
+      for (const dev of io.attached) await io.syncNet(dev, linkNet(s, dev));
+    },
+  });
   const rates = new Estimator({ source: dp, targets: () => model.targets(), log: logger("metrics") });
   const interp = new ConsoleInterpreter({ model, configPath: opts.config, now, rates });
   const monitor = new HealthMonitor({ log: logger("health") });
@@ -54,15 +95,16 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
     if (!r.ok) {
       log.error({ config: opts.config, line: r.line }, r.message);
       process.stderr.write(`${r.text}\n`);
+      await io?.close().catch((e) => log.warn({ err: e }, "packet I/O close failed"));
       return 1;
     }
     log.info({ config: opts.config, lines: r.lines }, "configuration loaded");
   }
 
-  // No links are attached yet (packet I/O arrives with its issue): batches of
-  // zero frames keep the connection clock and its expiry sweep going.
+  // Without packet I/O, batches of zero frames keep the connection clock and
+  // its expiry sweep going (the I/O loop does it otherwise, once a second when idle).
   const tick = dp.createBatch(1, 64);
-  const ticker = setInterval(() => tick.run(now()), EXPIRY_TICK_MS);
+  const ticker = setInterval(() => { if (!io) tick.run(now()); }, EXPIRY_TICK_MS);
   ticker.unref();
 
   rates.start();
@@ -89,7 +131,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
     if (opts.metrics) {
       const { host, port } = parseHostPort(opts.metrics);
       const server = new MetricsServer(() => renderMetrics({
-        dp, targets: () => model.targets(), rates,
+        dp, targets: () => model.targets(), rates, links: () => io?.stats() ?? [],
         health: (svc, dest) => healthOf(model, monitor, svc, dest),
       }));
       const addr = await server.listen(host, port);
@@ -118,6 +160,10 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
     for (const c of closers.reverse()) {
       try { await c(); } catch (e) { log.warn({ err: e }, "close failed"); }
     }
+    // Links are put back as they were, the nft table goes.
+    if (io) {
+      try { await io.close(); } catch (e) { log.warn({ err: e }, "packet I/O close failed"); }
+    }
   }
 
   const signal = await new Promise<string>((resolve) => {
@@ -129,6 +175,21 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   log.info({ signal }, "shutting down");
   await shutdown();
   return 0;
+}
+
+/**
+ * Packet I/O tuning: RunOptions.io, else the WEIR_IO_OPTIONS environment
+ * variable (JSON, e.g. {"rxVersion":3,"batch":128}) for measurements.
+ */
+function ioTuning(o: RunOptions["io"]): RunOptions["io"] {
+  if (o) return o;
+  const env = process.env.WEIR_IO_OPTIONS;
+  if (!env) return {};
+  try {
+    return JSON.parse(env) as RunOptions["io"];
+  } catch {
+    throw new Error(`WEIR_IO_OPTIONS is not JSON: ${env}`);
+  }
 }
 
 /** A real server's check state for metrics: undefined when it has no check. */

@@ -23,6 +23,12 @@ export type { HealthMode };
 export interface LinkHooks {
   onLinkUp?(link: LinkConf): void | Promise<void>;
   onLinkDown?(link: LinkConf): void | Promise<void>;
+  /**
+   * After any committed change of links, addresses or routes (and after the
+   * link hooks): the new state, e.g. to mirror addresses and routes to the
+   * host stack. Failures are logged, not undone.
+   */
+  onNetChange?(state: ConfigState): void | Promise<void>;
 }
 
 export interface ModelOptions {
@@ -161,6 +167,9 @@ export class ConfigModel {
       if (h) for (const dk of h.keys()) if (!s.dests.has(dk)) h.delete(dk);
     }
     if (hooks) await this.runLinkHooks(prev, next);
+    if (hooks && d.netDirty && this.hooks.onNetChange) {
+      await Promise.resolve(this.hooks.onNetChange(this.current)).catch((e) => this.log.warn({ err: e }, "network change hook failed"));
+    }
   }
 
   /** One transaction for every changed service and the mark rules. Returns the new views. */

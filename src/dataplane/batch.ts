@@ -5,7 +5,11 @@
 import type { WeirExports } from "./wasm.js";
 import { DESC } from "./layout.js";
 
-export interface FrameResult { verdict: number; reason: number; outLink: number; out: Uint8Array; }
+export interface FrameResult {
+  verdict: number; reason: number; outLink: number; out: Uint8Array;
+  /** Offload state of the output (virtio_net_hdr folded into 32 bits: assembly/xmit/offload.ts, offload.ts here). */
+  flags: number;
+}
 
 export class Batch {
   count = 0;
@@ -20,8 +24,8 @@ export class Batch {
   inSlot(i: number): number { return this.frames + i * 2 * this.slotSize; }
   outSlot(i: number): number { return this.inSlot(i) + this.slotSize; }
 
-  /** Puts frame bytes in slot i for ingress link; returns i. */
-  set(i: number, frame: Uint8Array, link: number): number {
+  /** Puts frame bytes in slot i for ingress link, with its offload flags; returns i. */
+  set(i: number, frame: Uint8Array, link: number, flags = 0): number {
     if (frame.length > this.slotSize) throw new RangeError(`frame of ${frame.length} bytes exceeds slot size ${this.slotSize}`);
     const mem = new Uint8Array(this.x.memory.buffer);
     mem.set(frame, this.inSlot(i));
@@ -32,7 +36,7 @@ export class Batch {
     v.setUint32(DESC.outCap, this.slotSize, true);
     v.setUint32(DESC.outLen, 0, true);
     v.setUint16(DESC.inLink, link, true);
-    v.setUint32(DESC.flags, 0, true);
+    v.setUint32(DESC.flags, flags >>> 0, true);
     if (i >= this.count) this.count = i + 1;
     return i;
   }
@@ -51,6 +55,7 @@ export class Batch {
       reason: v.getUint16(DESC.reason, true),
       outLink: v.getUint16(DESC.outLink, true),
       out: new Uint8Array(this.x.memory.buffer.slice(outOff, outOff + len)),
+      flags: v.getUint32(DESC.flags, true),
     };
   }
 

@@ -2,7 +2,7 @@
 // configuration (in transactions), its counters, and batches of frames.
 // Everything that touches the instance or its memory goes through here.
 
-import { instantiate, readString, type WeirExports } from "./wasm.js";
+import { instantiate, readString, DEFAULT_MEMORY_BYTES, MAX_MEMORY_BYTES, WASM_PAGE, type WeirExports } from "./wasm.js";
 import { SCRATCH, DESC, SvcFlag, Fwd, IPPROTO, type FwdMethod } from "./layout.js";
 import { controlError, WeirError } from "./errors.js";
 import { parseAddr, formatAddr, parseMac, formatMac, type Family } from "./addr.js";
@@ -43,6 +43,23 @@ export interface LoadOptions {
   seed?: number;
   /** Use the debug build (assertions on, source maps). */
   debug?: boolean;
+  /**
+   * Bytes of Wasm memory, fixed for the instance's life (initial == maximum:
+   * never grown, so packet rings can be mapped into it). Default: 512 MiB, or
+   * more when the connection tables need it (see defaultMemoryBytes).
+   */
+  memoryBytes?: number;
+}
+
+/**
+ * Memory for tables of these capacities: 256 MiB for everything else (rings of
+ * a few links, buffers, configuration) plus 64 bytes per IPv4 and 96 per IPv6
+ * entry (56 and 88 with bucket heads, and slack), at least 512 MiB, at most
+ * what a 32-bit module addresses.
+ */
+export function defaultMemoryBytes(cap4: number, cap6: number): number {
+  const want = 256 * 2 ** 20 + cap4 * 64 + cap6 * 96;
+  return Math.min(MAX_MEMORY_BYTES, Math.max(DEFAULT_MEMORY_BYTES, Math.ceil(want / WASM_PAGE) * WASM_PAGE));
 }
 
 const FWD: Record<FwdName, FwdMethod> = { nat: Fwd.NAT, dr: Fwd.DR, tun: Fwd.TUN };
@@ -79,9 +96,10 @@ export class DataPlane {
   }
 
   static async load(opts: LoadOptions = {}): Promise<DataPlane> {
-    const x = await instantiate(opts.debug ?? false);
+    const cap4 = opts.connCapacity ?? 65536, cap6 = opts.connCapacity6 ?? 4096;
+    const x = await instantiate(opts.debug ?? false, opts.memoryBytes ?? defaultMemoryBytes(cap4, cap6));
     const dp = new DataPlane(x);
-    dp.check(x.init(opts.connCapacity ?? 65536, opts.connCapacity6 ?? 4096, opts.seed ?? (Math.random() * 2 ** 32) >>> 0), "init");
+    dp.check(x.init(cap4, cap6, opts.seed ?? (Math.random() * 2 ** 32) >>> 0), "init");
     return dp;
   }
 
@@ -90,6 +108,8 @@ export class DataPlane {
   get dropReasons(): string[] { return this.dropNames.slice(1); }
 
   private str(ptr: number): string { return readString(this.x.memory, ptr); }
+  /** A string the data plane returned (a pointer into its memory). */
+  readString(ptr: number): string { return this.str(ptr); }
   // Views over the scratch area, remade only when the memory's buffer changes
   // (a grown memory gets a new ArrayBuffer): control calls run by the hundred thousand.
   private scratchBuf?: ArrayBuffer;

@@ -95,7 +95,18 @@ export interface MetricsSource {
   rates?: { rates(service: ServiceKey, dest?: TargetDest): Rates };
   /** A real server's health-check state: true up, false down, undefined not checked (no sample). */
   health?: (service: ServiceKey, dest: TargetDest) => boolean | undefined;
+  /** Attached links' packet I/O counters (src/dataplane/io.ts); without it the link families have no samples. */
+  links?: () => LinkIoCounters[];
   log?: Logger;
+}
+
+/** What the link families read of one attached link (PacketIo.stats() satisfies it). */
+export interface LinkIoCounters {
+  dev: string;
+  ringDrops: number;
+  ringFreezes: number;
+  tapDrops: number;
+  counters: Record<string, bigint>;
 }
 
 /** Metric families, in the order they are written. */
@@ -122,11 +133,26 @@ const FAMILIES: [string, MetricType, string][] = [
   ["weir_connections", "gauge", "Entries in the data plane's connection tables, by address family."],
 ];
 
+/** Families of attached links, declared when the source has packet I/O (MetricsSource.links). */
+const LINK_FAMILIES: [string, MetricType, string][] = [
+  ["weir_link_frames_total", "counter", "Frames of an attached link by event: rx, tx, local (to the host stack), host (from it), gso_segments (made here), and drops: rx_truncated, tx_ring_full, tx_too_big, tx_no_port, local_queue_full, tap_full."],
+  ["weir_link_bytes_total", "counter", "Bytes of an attached link, by direction (rx from the link, tx to it)."],
+  ["weir_link_ring_drops_total", "counter", "Frames the kernel dropped for want of room in the link's RX ring (PACKET_STATISTICS tp_drops)."],
+  ["weir_link_ring_freezes_total", "counter", "Times the link's RX ring was full and froze (PACKET_STATISTICS tp_freeze_q_cnt, TPACKET_V3)."],
+];
+
+const LINK_EVENTS: [string, string][] = [
+  ["rx", "rx_frames"], ["tx", "tx_frames"], ["local", "local_frames"], ["host", "host_frames"], ["gso_segments", "gso_segments"],
+  ["rx_truncated", "rx_truncated"], ["tx_ring_full", "tx_ring_full"], ["tx_too_big", "tx_too_big"], ["tx_no_port", "tx_no_port"],
+  ["local_queue_full", "local_queue_full"],
+];
+
 /** Reads every counter once and writes the exposition text. */
 export function renderMetrics(src: MetricsSource): string {
   const log = src.log ?? logger("metrics");
   const x = new Exposition();
   for (const [name, type, help] of FAMILIES) x.declare(name, type, help);
+  if (src.links) for (const [name, type, help] of LINK_FAMILIES) x.declare(name, type, help);
 
   const services = new Set<string>();
   for (const t of src.targets()) {
@@ -171,6 +197,15 @@ export function renderMetrics(src: MetricsSource): string {
   x.add("weir_frames_total", { verdict: "drop" }, dropped > 0n ? dropped : 0n);
   x.add("weir_connections", { family: "ipv4" }, src.dp.connCount(4));
   x.add("weir_connections", { family: "ipv6" }, src.dp.connCount(6));
+  for (const l of src.links?.() ?? []) {
+    const link = l.dev;
+    for (const [event, key] of LINK_EVENTS) x.add("weir_link_frames_total", { link, event }, l.counters[key] ?? 0n);
+    x.add("weir_link_frames_total", { link, event: "tap_full" }, l.tapDrops);
+    x.add("weir_link_bytes_total", { link, direction: "rx" }, l.counters.rx_bytes ?? 0n);
+    x.add("weir_link_bytes_total", { link, direction: "tx" }, l.counters.tx_bytes ?? 0n);
+    x.add("weir_link_ring_drops_total", { link }, l.ringDrops);
+    x.add("weir_link_ring_freezes_total", { link }, l.ringFreezes);
+  }
   return x.text();
 }
 

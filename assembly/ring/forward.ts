@@ -1,0 +1,44 @@
+// One RX frame through the data plane (ring/io.ts walks the rings): output
+// to the egress link's TX ring, host-stack frames to the ingress link's
+// mirror queue.
+//
+// Output goes to a scratch slot and is copied into the egress TX slot (the
+// egress link is known only after processing). Writing straight into a TX
+// slot of a guessed egress link measured the same (docs/architecture.md:
+// ~110 ns/frame either way), so the simpler copy stays.
+
+import { processFrame, setInLink } from "../core";
+import { outLen, outLink, V_TX, V_LOCAL } from "../xmit/out";
+import * as O from "../xmit/offload";
+import { countLocal } from "./batch";
+import { Port, port, count, C_TX_NO_PORT } from "./port";
+import { txSend, localQueue } from "./tx";
+
+/** Output scratch: the largest frame (64 KiB GSO) plus TUN's 20 bytes, with room. */
+const SCRATCH_CAP: u32 = 131072;
+
+let scratchOut: usize = 0;
+export let curNow: u32 = 0;
+export let txCount: u32 = 0;
+
+/** Starts a turn at time now. */
+export function begin(now: u32): void {
+  if (scratchOut == 0) scratchOut = (heap.alloc(<usize>SCRATCH_CAP + 64) + 63) & ~<usize>63;
+  curNow = now;
+  txCount = 0;
+}
+
+export function visit(p: Port, frame: usize, len: u32, flags: u32): void {
+  setInLink(p.id);
+  O.setInFlags(flags);
+  const v = processFrame(frame, len, p.id, scratchOut, SCRATCH_CAP, curNow);
+  if (v == V_TX) {
+    const q = port(outLink);
+    if (q === null) count(p, C_TX_NO_PORT);
+    else if (txSend(q, scratchOut, outLen, O.outFlags)) txCount++;
+  } else if (v == V_LOCAL) {
+    O.completeInput(frame, len); // the TAP takes no offload state: complete a partial checksum
+    localQueue(p, frame, len);
+    countLocal();
+  }
+}
