@@ -166,3 +166,8 @@ export function ioCounterName(i: i32): string { return i >= 0 && i < P.C_COUNT ?
 /** Segments of a GSO output frame (flags as in the descriptor) and segment k written to dst. */
 export function gsoCount(p: usize, len: u32, flags: u32): u32 { return GSO.gsoCount(p, len, flags); }
 export function gsoSegment(p: usize, len: u32, flags: u32, k: u32, dst: usize, cap: u32): u32 { return GSO.gsoSegment(p, len, flags, k, dst, cap); }
+
+// ---- proactive neighbour resolution (see assembly/net/probe.ts) ----
+import { probe as neighProbeAt } from "./net/probe";
+/** Probes the address at ARG_ADDR; the link id whose TX ring got a solicitation, or -1. */
+export function neighProbe(af: u8, now: u32): i32 { return neighProbeAt(af, api.argAddr(af), now); }

@@ -18,6 +18,7 @@ import { MetricsServer } from "../metrics/server.js";
 import { logger } from "../log.js";
 import { statsSnapshot } from "./stats.js";
 import { PacketIo, type IoOptions } from "../dataplane/io.js";
+import { NeighbourProber } from "../dataplane/probe.js";
 import type { ConfigState } from "../config/state.js";
 
 export interface RunOptions {
@@ -82,7 +83,14 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
     onNetChange: async (s) => {
       if (!io) return;
       for (const dev of io.attached) await io.syncNet(dev, linkNet(s, dev));
+      setImmediate(() => prober.tick()); // a new route or link may make real servers reachable
     },
+    onServicesChange: () => { setImmediate(() => prober.tick()); },
+  });
+  // Real servers' MACs are resolved ahead of their first connection.
+  const prober = new NeighbourProber({
+    dp, now, kick: (id) => io?.kickLink(id),
+    targets: () => model.targets().flatMap((t) => t.dests.map((d) => d.addr)),
   });
   const rates = new Estimator({ source: dp, targets: () => model.targets(), log: logger("metrics") });
   const interp = new ConsoleInterpreter({ model, configPath: opts.config, now, rates });
@@ -108,6 +116,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   ticker.unref();
 
   rates.start();
+  prober.start();
   monitor.start();
   const closers: (() => Promise<void> | void)[] = [];
   let ctl: CtlServer | undefined;
@@ -156,6 +165,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   async function shutdown(): Promise<void> {
     clearInterval(ticker);
     rates.stop();
+    prober.stop();
     await monitor.stop();
     for (const c of closers.reverse()) {
       try { await c(); } catch (e) { log.warn({ err: e }, "close failed"); }

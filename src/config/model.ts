@@ -29,6 +29,8 @@ export interface LinkHooks {
    * host stack. Failures are logged, not undone.
    */
   onNetChange?(state: ConfigState): void | Promise<void>;
+  /** After a change to services or real servers took effect (e.g. to resolve new real servers at once). */
+  onServicesChange?(state: ConfigState): void;
 }
 
 export interface ModelOptions {
@@ -170,6 +172,7 @@ export class ConfigModel {
     if (hooks && d.netDirty && this.hooks.onNetChange) {
       await Promise.resolve(this.hooks.onNetChange(this.current)).catch((e) => this.log.warn({ err: e }, "network change hook failed"));
     }
+    if (hooks && d.dirty.size > 0) this.hooks.onServicesChange?.(this.current);
   }
 
   /** One transaction for every changed service and the mark rules. Returns the new views. */

@@ -304,6 +304,15 @@ export class DataPlane {
     this.bytes(SCRATCH.argMac, 8).set([...parseMac(mac), 0, 0]);
     this.check(this.x.neighSet(link, af, now >>> 0), `neighbour ${addr}`);
   }
+  /**
+   * Asks the data plane to solicit addr's next hop when its MAC is unknown:
+   * returns the link whose TX ring got the request (to be kicked), or -1.
+   */
+  probeNeighbour(addr: string, now: number): number {
+    const af = this.putAddr(SCRATCH.argAddr, addr);
+    return this.x.neighProbe(af, now >>> 0);
+  }
+
   neighbours(): { link: number; addr: string; mac: string; state: "incomplete" | "reachable" | "permanent" }[] {
     const out = [];
     const names = ["", "incomplete", "reachable", "permanent"] as const;

@@ -157,6 +157,13 @@ export class PacketIo {
 
   get attached(): string[] { return [...this.links.keys()]; }
 
+  /** Sends what the data plane queued on link id's TX ring outside a turn (neighbour probes). */
+  kickLink(id: number): void {
+    const a = this.byId.get(id);
+    if (!a || this.dp.x.ioTakePending(id) === 0) return;
+    try { this.native.kickTx(a.tx); } catch (e) { this.lost(a, (e as Native.NativeError).code ?? (e as Error).message); }
+  }
+
   /** Serialises attach/detach/sync (each awaits host commands). */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.busy.then(fn, fn);

@@ -67,6 +67,7 @@ export interface WeirExports {
   ioCounterName(i: number): number;
   gsoCount(p: number, len: number, flags: number): number;
   gsoSegment(p: number, len: number, flags: number, k: number, dst: number, cap: number): number;
+  neighProbe(af: number, now: number): number;
   /** AssemblyScript runtime: runs the garbage collector (minimal runtime: only when called). */
   __collect(): void;
 }

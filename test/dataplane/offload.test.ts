@@ -11,7 +11,7 @@
 
 import { describe, it, expect, beforeEach } from "vitest";
 import {
-  concat, diffFrames, icmp4Echo, ipip4Frame, ipv4, onesSum, inetChecksum, parseFrame, pseudoHeader, summarizeFrame, tcp, tcp4Frame, tcp6Frame,
+  arp, concat, diffFrames, icmp4Echo, ipip4Frame, ipv4, onesSum, inetChecksum, parseFrame, pseudoHeader, summarizeFrame, tcp, tcp4Frame, tcp6Frame,
   udp4Frame, verifyChecksums, IPPROTO_TCP, IPPROTO_UDP,
 } from "../helpers/frames.js";
 import { makeAppliance, type Appliance, CLIENT, CLIENT6, CLIENT_MAC, LB0_MAC, LB1_MAC, RS, RS6, RS_MAC, VIP, VIP6 } from "../helpers/appliance.js";
@@ -545,5 +545,25 @@ describe("ring walker over a TPACKET_V3 ring", () => {
     expect(l0.blockStatus(1)).toBe(0);
     expect(l1.sent().map((o) => parseFrame(o.frame).udp?.sport)).toEqual([8000, 8001, 8002, 8003, 8004]);
     expect(DROP).toBe(0);
+  });
+});
+
+describe("neighbour probes (assembly/net/probe.ts)", () => {
+  it("solicits an unresolved real server's MAC on its link's TX ring, once per second, and not when known", async () => {
+    const a = await makeAppliance({ neighbours: false });
+    const l1 = new FakeLink(a, 1);
+    expect(a.dp.probeNeighbour(RS[0], 5000)).toBe(1);
+    const sent = l1.sent();
+    expect(sent).toHaveLength(1);
+    const want = arp({ op: 1, sha: LB1_MAC, spa: "198.19.0.1", tpa: RS[0], ethSrc: LB1_MAC, ethDst: "ff:ff:ff:ff:ff:ff" });
+    expect(diffFrames(sent[0].frame, want)).toBe("");
+    // Rate-limited like every solicitation; known neighbours are not probed.
+    expect(a.dp.probeNeighbour(RS[0], 5500)).toBe(-1);
+    expect(a.dp.probeNeighbour(RS[0], 6001)).toBe(1);
+    a.dp.setNeighbour(1, RS[1], RS_MAC[1]);
+    expect(a.dp.probeNeighbour(RS[1], 7000)).toBe(-1);
+    // No route, or a link without rings: nothing to send.
+    expect(a.dp.probeNeighbour("198.18.200.9", 7000)).toBe(-1);
+    expect(a.dp.probeNeighbour(CLIENT, 7000)).toBe(-1);
   });
 });
