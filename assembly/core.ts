@@ -120,12 +120,29 @@ function ipIn<A>(inP: usize, lk: Link, outP: usize, outCap: u32, now: u32): i32 
   const t = table<A>();
   const saddr = srcA<A>(), daddr = dstA<A>();
   let i = t.lookupIn(proto, saddr, M.sport, daddr, M.dport, now);
-  if (i != NONE) return fwdIn<A>(i, inP, outP, outCap, now);
+  if (i != NONE) {
+    if (!newConnExpected<A>(t, i)) return fwdIn<A>(i, inP, outP, outCap, now);
+    t.remove(i); // the client reused the port of a closed connection: schedule afresh
+  }
   i = t.lookupOut(proto, saddr, M.sport, daddr, M.dport, now);
   if (i != NONE) return fwdOut<A>(i, inP, outP, outCap, now);
   const svc = serviceFor<A>(proto, daddr);
   if (svc !== null) return newConn<A>(svc!, inP, lk, outP, outCap, now);
   return ownedHere<A>(lk) ? V_LOCAL : drop(D.R_NO_SERVICE);
+}
+
+/**
+ * IPVS's is_new_conn_expected (conn_reuse_mode 1): a fresh SYN that hits an
+ * entry in TIME_WAIT or CLOSE (or FIN_WAIT of a DR/TUN connection, whose
+ * replies we never see) starts a new connection, which is scheduled again
+ * instead of riding the old entry to its old real server. Connections under
+ * a persistence template keep their server anyway and are left alone.
+ */
+@inline function newConnExpected<A>(t: ConnTable<A>, i: u32): bool {
+  if (M.proto != IPPROTO_TCP || (M.tcpFlags & (TH_SYN | TH_ACK | TH_RST)) != TH_SYN) return false;
+  if (t.control(i) != NONE) return false;
+  const s = t.state(i);
+  return s == S.S_TIME_WAIT || s == S.S_CLOSE || (s == S.S_FIN_WAIT && (t.flags(i) & CF_NOOUTPUT) != 0);
 }
 
 /** Firewall-mark rules first (as iptables marks would be), then the service itself. */

@@ -147,7 +147,10 @@ export function close(handle: Handle): void;
  */
 export function poll(handles: readonly Handle[], timeoutMs: number): Handle[];
 
-/** poll on a thread of its own; the promise resolves with the ready handles. */
+/**
+ * poll on the environment's persistent poll thread (started on first use; a call made
+ * while it is busy gets a thread of its own); the promise resolves with the ready handles.
+ */
 export function pollAsync(handles: readonly Handle[], timeoutMs: number): Promise<Handle[]>;
 
 /** An eventfd handle: wake(handle) from any thread makes a poll that includes it return. */

@@ -57,6 +57,7 @@ pub const NAPI_UINT8_ARRAY: i32 = 1;
 // napi_threadsafe_function_release_mode / call_mode
 pub const NAPI_TSFN_RELEASE: i32 = 0;
 pub const NAPI_TSFN_BLOCKING: i32 = 1;
+pub const NAPI_TSFN_NONBLOCKING: i32 = 0;
 
 pub type napi_callback = unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value;
 pub type napi_finalize = unsafe extern "C" fn(napi_env, *mut c_void, *mut c_void);
@@ -161,6 +162,8 @@ extern "C" {
     ) -> napi_status;
     pub fn napi_call_threadsafe_function(tsfn: napi_threadsafe_function, data: *mut c_void, mode: i32) -> napi_status;
     pub fn napi_release_threadsafe_function(tsfn: napi_threadsafe_function, mode: i32) -> napi_status;
+    pub fn napi_ref_threadsafe_function(env: napi_env, tsfn: napi_threadsafe_function) -> napi_status;
+    pub fn napi_unref_threadsafe_function(env: napi_env, tsfn: napi_threadsafe_function) -> napi_status;
 }
 
 /// An error raised by an exported function: becomes a JS `Error` with `code`

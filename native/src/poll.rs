@@ -9,6 +9,8 @@ use crate::sys::{self, Fd};
 use crate::table::{self, Entry, Geometry, Kind};
 use std::ffi::{c_int, c_void};
 use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 struct Target {
     id: u32,
@@ -90,8 +92,101 @@ struct AsyncPoll {
     timeout: c_int,
     result: Result<Vec<u32>, i32>,
     deferred: napi::napi_deferred,
+    /// Set when the wait runs on the environment's persistent poll thread.
+    pool: Option<Arc<Pool>>,
 }
 unsafe impl Send for AsyncPoll {}
+
+/// One persistent poll thread per environment, started on the first
+/// `pollAsync` and blocked on a condition variable between waits (no CPU
+/// while idle): a wait costs no thread start and no thread-safe function
+/// creation, only the hop into the event loop through one long-lived,
+/// unreferenced (ref'd only while a wait is pending) thread-safe function.
+/// A `pollAsync` issued while it is busy gets a thread of its own as before.
+struct Pool {
+    env: usize,
+    tsfn: AtomicPtr<napi::napi_threadsafe_function__>,
+    state: Mutex<PoolState>,
+    cv: Condvar,
+}
+unsafe impl Send for Pool {}
+unsafe impl Sync for Pool {}
+
+struct PoolState {
+    job: Option<Box<AsyncPoll>>,
+    /// A wait was handed over and not yet delivered (main thread's view).
+    busy: bool,
+    /// The thread-safe function is gone (environment teardown): never call it.
+    dead: bool,
+}
+
+static POOLS: Mutex<Vec<Arc<Pool>>> = Mutex::new(Vec::new());
+
+fn pool_thread(pool: Arc<Pool>) {
+    loop {
+        let mut job = {
+            let mut g = pool.state.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if g.dead {
+                    return;
+                }
+                if let Some(j) = g.job.take() {
+                    break j;
+                }
+                g = pool.cv.wait(g).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        job.result = do_poll(&job.targets, job.timeout);
+        // Held across the call so a concurrent teardown (thread_finalize,
+        // which takes this lock) cannot free the function under us.
+        let g = pool.state.lock().unwrap_or_else(|e| e.into_inner());
+        if g.dead {
+            return; // job dropped: its descriptors are closed
+        }
+        let raw = Box::into_raw(job);
+        if unsafe { napi::napi_call_threadsafe_function(pool.tsfn.load(Ordering::Acquire), raw as *mut c_void, napi::NAPI_TSFN_NONBLOCKING) } != napi::NAPI_OK {
+            drop(unsafe { Box::from_raw(raw) });
+        }
+        drop(g);
+    }
+}
+
+unsafe extern "C" fn pool_finalize(_env: napi_env, data: *mut c_void, _hint: *mut c_void) {
+    let pool = Arc::from_raw(data as *const Pool);
+    pool.state.lock().unwrap_or_else(|e| e.into_inner()).dead = true;
+    pool.cv.notify_all();
+    POOLS.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| !Arc::ptr_eq(p, &pool));
+}
+
+/// The environment's pool, started on first use; None if it cannot be.
+fn pool_for(env: Env) -> Option<Arc<Pool>> {
+    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = pools.iter().find(|p| p.env == env.0 as usize) {
+        return Some(p.clone());
+    }
+    let name = env.string("weir.pollAsync.pool").ok()?;
+    let mut tsfn = ptr::null_mut();
+    let cell = Arc::new(Pool { env: env.0 as usize, tsfn: AtomicPtr::new(ptr::null_mut()), state: Mutex::new(PoolState { job: None, busy: false, dead: false }), cv: Condvar::new() });
+    let fin = Arc::into_raw(cell.clone()) as *mut c_void;
+    let st = unsafe {
+        napi::napi_create_threadsafe_function(env.0, ptr::null_mut(), ptr::null_mut(), name, 0, 1, fin, Some(pool_finalize), ptr::null_mut(), Some(async_done), &mut tsfn)
+    };
+    if st != napi::NAPI_OK {
+        unsafe { drop(Arc::from_raw(fin as *const Pool)) };
+        return None;
+    }
+    // Known only now (the finalize data had to exist first); set before the thread starts.
+    cell.tsfn.store(tsfn, Ordering::Release);
+    unsafe { napi::napi_unref_threadsafe_function(env.0, tsfn) };
+    let t = cell.clone();
+    if std::thread::Builder::new().name("weir-poll".into()).spawn(move || pool_thread(t)).is_err() {
+        cell.state.lock().unwrap_or_else(|e| e.into_inner()).dead = true;
+        unsafe { napi::napi_release_threadsafe_function(tsfn, napi::NAPI_TSFN_RELEASE) };
+        return None;
+    }
+    pools.push(cell.clone());
+    Some(cell)
+}
 
 struct SendPtr(*mut AsyncPoll, napi::napi_threadsafe_function);
 unsafe impl Send for SendPtr {}
@@ -100,6 +195,10 @@ unsafe extern "C" fn async_done(env: napi_env, _cb: napi_value, _ctx: *mut c_voi
     let job = Box::from_raw(data as *mut AsyncPoll);
     if env.is_null() {
         return; // the environment is going away
+    }
+    if let Some(p) = &job.pool {
+        p.state.lock().unwrap_or_else(|e| e.into_inner()).busy = false;
+        napi::napi_unref_threadsafe_function(env, p.tsfn.load(Ordering::Acquire));
     }
     let e = Env(env);
     match &job.result {
@@ -147,12 +246,24 @@ pub fn js_poll_async(env: Env, a: &[napi_value]) -> JsResult<napi_value> {
     }
     let mut deferred = ptr::null_mut();
     let mut promise = ptr::null_mut();
-    let job = Box::new(AsyncPoll { targets: dups, timeout, result: Ok(Vec::new()), deferred: ptr::null_mut() });
+    let job = Box::new(AsyncPoll { targets: dups, timeout, result: Ok(Vec::new()), deferred: ptr::null_mut(), pool: None });
     if unsafe { napi::napi_create_promise(env.0, &mut deferred, &mut promise) } != napi::NAPI_OK {
         return Err(JsError::pending());
     }
     let mut job = job;
     job.deferred = deferred;
+    if let Some(pool) = pool_for(env) {
+        let mut g = pool.state.lock().unwrap_or_else(|e| e.into_inner());
+        if !g.busy && !g.dead {
+            g.busy = true;
+            unsafe { napi::napi_ref_threadsafe_function(env.0, pool.tsfn.load(Ordering::Acquire)) };
+            job.pool = Some(pool.clone());
+            g.job = Some(job);
+            drop(g);
+            pool.cv.notify_one();
+            return Ok(promise);
+        }
+    }
     let name = env.string("weir.pollAsync")?;
     let mut tsfn = ptr::null_mut();
     let st = unsafe {

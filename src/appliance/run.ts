@@ -139,10 +139,13 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
     }
     if (opts.metrics) {
       const { host, port } = parseHostPort(opts.metrics);
-      const server = new MetricsServer(() => renderMetrics({
-        dp, targets: () => model.targets(), rates, links: () => io?.stats() ?? [],
-        health: (svc, dest) => healthOf(model, monitor, svc, dest),
-      }));
+      const server = new MetricsServer(() => {
+        const health = healthIndex(model, monitor); // once per scrape: real servers may number 100 k
+        return renderMetrics({
+          dp, targets: () => model.targets(), rates, links: () => io?.stats() ?? [],
+          health: (svc, dest) => health.get(`${keyText(svc)} ${dest.addr} ${dest.port ?? ""}`) ?? health.get(`${keyText(svc)} ${dest.addr} `),
+        });
+      });
       const addr = await server.listen(host, port);
       closers.push(() => server.close());
       log.info(addr, "metrics endpoint ready");
@@ -202,16 +205,25 @@ function ioTuning(o: RunOptions["io"]): RunOptions["io"] {
   }
 }
 
-/** A real server's check state for metrics: undefined when it has no check. */
-function healthOf(model: ConfigModel, monitor: HealthMonitor, svc: ServiceKey, dest: { addr: string; port?: number }): boolean | undefined {
-  const view = model.services().find((v) => sameKey(v.dpKey, svc));
-  const d = view?.dests.find((x) => x.addr === dest.addr && (dest.port === undefined || x.port === dest.port));
-  if (!view || !d) return undefined;
-  const st = monitor.status(view.key).find((c) => c.dest === d.key);
-  return st ? st.up : undefined;
+/**
+ * Real servers' check states for one metrics scrape, keyed by service and
+ * address (with and without port): undefined (no entry) when unchecked.
+ */
+function healthIndex(model: ConfigModel, monitor: HealthMonitor): Map<string, boolean> {
+  const out = new Map<string, boolean>();
+  for (const view of model.services()) {
+    const checks = new Map(monitor.status(view.key).map((c) => [c.dest, c.up]));
+    if (checks.size === 0) continue;
+    for (const d of view.dests) {
+      const up = checks.get(d.key);
+      if (up === undefined) continue;
+      out.set(`${keyText(view.dpKey)} ${d.addr} ${d.port}`, up);
+      out.set(`${keyText(view.dpKey)} ${d.addr} `, up);
+    }
+  }
+  return out;
 }
 
-function sameKey(a: ServiceKey, b: ServiceKey): boolean {
-  if ("fwmark" in a || "fwmark" in b) return "fwmark" in a && "fwmark" in b && a.fwmark === b.fwmark && (a.af ?? 4) === (b.af ?? 4);
-  return a.proto === b.proto && a.addr === b.addr && a.port === b.port;
+function keyText(k: ServiceKey): string {
+  return "fwmark" in k ? `fwm${k.af ?? 4}/${k.fwmark}` : `${k.proto}/${k.addr}/${k.port}`;
 }

@@ -2,7 +2,7 @@
 // rings mapped into the data plane's memory (native addon, native/README.md),
 // walked in place by one Wasm call per batch (assembly/ring/io.ts).
 //
-// The loop waits in native.pollAsync (a thread of the addon's own: no CPU
+// The loop waits in native.pollAsync (the addon's persistent poll thread: no CPU
 // while idle, one wake-up a second for the connection clock), and when
 // frames are ready runs up to maxBatches × batch frames per turn, kicking
 // each link's TX ring once per batch and passing frames to and from the TAP

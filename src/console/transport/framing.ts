@@ -12,8 +12,12 @@
 
 import type { Reply } from "../types.js";
 
-/** Largest request frame (JSON text, without its newline) the server accepts. */
-export const MAX_REQUEST_BYTES = 1024 * 1024;
+/**
+ * Largest request frame (JSON text, without its newline) the server accepts:
+ * room for a whole `ipvsadm -R` of a large table (10 k services x 10 real
+ * servers is about 6 MB), which must arrive as one transaction.
+ */
+export const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
 
 export interface CtlRequest {
   line: string;

@@ -1,6 +1,7 @@
 // `weir ctl` client logic (runCtl) against a control socket server started
 // here: exit codes 0/1/2, stdin mode, `ipvsadm -R` taking stdin as input.
 
+import { MAX_REQUEST_BYTES } from "../../../src/console/transport/framing.js";
 import { describe, it, expect, beforeEach, afterEach } from "vitest";
 import fs from "node:fs";
 import net from "node:net";
@@ -90,10 +91,10 @@ describe("weir ctl", () => {
     expect(interp.calls.map((c) => c.ctx.input)).toEqual([undefined, undefined]);
   });
 
-  it("refuses attached input over 1 MiB locally with exit 1", async () => {
-    const r = await ctl("ipvsadm -R", "z".repeat(1024 * 1024 + 1));
+  it("refuses attached input over the request limit locally with exit 1", async () => {
+    const r = await ctl("ipvsadm -R", "z".repeat(MAX_REQUEST_BYTES + 1));
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^error: request larger than 1048576 bytes/);
+    expect(r.err.startsWith(`error: request larger than ${MAX_REQUEST_BYTES} bytes`)).toBe(true);
     expect(interp.calls).toEqual([]);
   });
 

@@ -85,7 +85,7 @@ describe("control socket", () => {
     ]);
   });
 
-  it("refuses a request over 1 MiB with an error reply and closes", async () => {
+  it("refuses a request over the limit with an error reply and closes", async () => {
     await start();
     const big = req({ line: "input", input: "x".repeat(MAX_REQUEST_BYTES) });
     const replies = await exchange(sockPath, req({ line: "echo first" }) + big + req({ line: "echo never" }));
