@@ -96,18 +96,20 @@ export class MaglevHashing extends Scheduler {
     }
     // Populate: round after round, every server claims `turns` free slots.
     let filled: u32 = 0;
+    // j < n == the arrays' length, so the accesses below need no bounds checks.
     while (true) {
       for (let j = 0; j < n; j++) {
-        for (let t = 0, tn = turns[j]; t < tn; t++) {
-          let c = perm[j];
+        const sk = unchecked(skip[j]);
+        let c = unchecked(perm[j]);
+        for (let t = 0, tn = unchecked(turns[j]); t < tn; t++) {
           while (unchecked(tab[c]) != EMPTY) {
-            c += skip[j];
+            c += sk;
             if (c >= MH_TAB_SIZE) c -= MH_TAB_SIZE;
           }
-          perm[j] = c;
           unchecked(tab[c] = <u16>j);
           if (++filled == MH_TAB_SIZE) return;
         }
+        unchecked(perm[j] = c);
       }
     }
   }
