@@ -21,6 +21,7 @@ import { writeFileSync, openSync, closeSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { sleep, withLab, buildTool, ensureNetTools, rsAddr, VIP, WEIR_BIN } from "./lib/net.js";
 import { result, log, nowNs, ROOT } from "./lib/util.js";
+import { MAX_REQUEST_BYTES } from "../dist/console/transport/framing.js";
 
 const SERVICES = 10000, PER = 10;
 const UDP_RATE = 2000, TCP_RATE = 300, LOAD_MS = 5000, LEAD_MS = 1500;
@@ -56,8 +57,9 @@ s.bind(() => {
 
 /**
  * The 10 k × 10 rules, split into files of whole services each under the
- * control socket's 1 MiB request limit (MAX_REQUEST_BYTES in
- * src/console/transport/framing.ts, JSON-encoded): one `ipvsadm -R` per file.
+ * control socket's request limit (MAX_REQUEST_BYTES, JSON-encoded): one
+ * `ipvsadm -R` per file. With the 64 MiB limit the whole table is one file,
+ * so one transaction.
  */
 function configFiles(prefix) {
   const files = [];
@@ -75,7 +77,7 @@ function configFiles(prefix) {
     const svc = [`-A -t ${vip}:80 -s rr`];
     for (let j = 0; j < PER; j++) svc.push(`-a -t ${vip}:80 -r 198.19.0.${21 + j}:8080 -m -w 1`);
     const b = svc.reduce((s, l) => s + l.length + 2, 0); // "\\n" in JSON
-    if (bytes + b > 900 * 1024) flush();
+    if (bytes + b > MAX_REQUEST_BYTES * 0.9) flush();
     chunk.push(...svc);
     bytes += b;
     lines += svc.length;
@@ -158,8 +160,10 @@ export async function run({ runs }) {
       await lab.stopWeir();
     }
     return [
-      { ...result("B9", `apply 10 k services × 10 real servers (ipvsadm -R, ${nlines} lines in ${files.length} requests under the 1 MiB limit) while traffic flows: wall time of the \`weir ctl\` runs (lower is better; target ≤ 1000 ms)`, "ms", rows.apply, 0),
-        note: `the control socket refuses a request over 1 MiB, so the ${(nlines / 1e3).toFixed(0)} k-line file cannot go as one \`ipvsadm -R\` (one transaction): it is applied as ${files.length} consecutive -R requests, each its own transaction` },
+      { ...result("B9", `apply 10 k services × 10 real servers (ipvsadm -R, ${nlines} lines in ${files.length} request(s) to the control socket) while traffic flows: wall time of the \`weir ctl\` runs (lower is better; target ≤ 1000 ms)`, "ms", rows.apply, 0),
+        note: files.length === 1
+          ? `the ${(nlines / 1e3).toFixed(0)} k-line file goes as one \`ipvsadm -R\`, one transaction; the data plane shares the supervisor's thread, so forwarding pauses while it applies (see the stall row)`
+          : `the ${(nlines / 1e3).toFixed(0)} k-line file exceeds the control socket's request limit: it is applied as ${files.length} consecutive -R requests, each its own transaction` },
       result("B9", "the same `weir ctl` process with a one-line command (Node start + connect: part of the time above)", "ms", rows.cli, 0),
       result("B9", `UDP requests lost during the switch (${UDP_RATE}/s for ${LOAD_MS / 1000} s through a NAT service; lower is better, target 0)`, "requests", rows.lost, 0),
       result("B9", "UDP answers misrouted or duplicated (not from rs1/rs2, or not for a request sent; target 0)", "answers", rows.mis, 0),
