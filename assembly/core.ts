@@ -30,7 +30,7 @@ import { bindConn, destState, moveActive } from "./svc/bind";
 import { schedInput } from "./sched/input";
 import { countIn, countOut } from "./stats/counters";
 import * as D from "./stats/drops";
-import { V_DROP, V_TX, V_LOCAL, drop, tx, txInstead, copyDatagram, sendIp, resetOut } from "./xmit/out";
+import { V_LOCAL, drop, tx, txInstead, copyDatagram, sendIp, resetOut } from "./xmit/out";
 import { dnat, snat } from "./xmit/nat";
 import { encap4, TUN_OVERHEAD } from "./xmit/tun";
 import { echoReply, tooBig } from "./xmit/icmpgen";
@@ -46,7 +46,8 @@ export function initTables(cap4: u32, cap6: u32, seed: u32): void {
   conns6 = new ConnTable<v128>(cap6 > 0 ? cap6 : 1, seed ^ 0x9e3779b9);
 }
 
-@inline function table<A>(): ConnTable<A> {
+/** The connection table of the address family A. */
+@inline export function table<A>(): ConnTable<A> {
   if (isVector<A>()) return changetype<ConnTable<A>>(conns6);
   return changetype<ConnTable<A>>(conns4);
 }
@@ -58,7 +59,7 @@ export function initTables(cap4: u32, cap6: u32, seed: u32): void {
   if (isVector<A>()) return changetype<A>(M.daddr6);
   return changetype<A>(M.daddr4);
 }
-@inline function toV128<A>(a: A): v128 {
+@inline export function toV128<A>(a: A): v128 {
   if (isVector<A>()) return changetype<v128>(a);
   return v4addr(<u32>a);
 }
@@ -71,6 +72,7 @@ export function initTables(cap4: u32, cap6: u32, seed: u32): void {
 /** Processes one frame. Output (if any) is left in the output slot; see xmit/out. */
 export function processFrame(inP: usize, inLen: u32, inLink: i32, outP: usize, outCap: u32, now: u32): i32 {
   resetOut();
+  curInLink = inLink;
   const lk = link(inLink);
   if (lk === null) return drop(D.R_BAD_LINK);
   if (!lk.up) return drop(D.R_LINK_DOWN);
@@ -341,7 +343,7 @@ function fragFollow<A>(inP: usize, outP: usize, outCap: u32, now: u32): i32 {
 
 /** Checks the egress MTU; sends "too big" back when DF (or IPv6) forbids fragmenting. */
 function mtuExceeded(inP: usize, outP: usize, outCap: u32, mtu: u32): i32 {
-  const lk = link(inLinkOf());
+  const lk = link(curInLink);
   let df = true;
   if (M.af == 4) df = (load<u8>(inP + M.l3 + 6) & 0x40) != 0;
   if (!df || lk === null) return drop(D.R_TOO_BIG);
@@ -350,9 +352,8 @@ function mtuExceeded(inP: usize, outP: usize, outCap: u32, mtu: u32): i32 {
   return txInstead(lk!.id, n, D.R_TOO_BIG);
 }
 
+/** Ingress link of the frame in flight (mtuExceeded answers on it). */
 let curInLink: i32 = 0;
-@inline function inLinkOf(): i32 { return curInLink; }
-export function setInLink(l: i32): void { curInLink = l; }
 
 @inline function xmitIn<A>(fwd: u8, daddr: A, dport: u16, inP: usize, outP: usize, outCap: u32, now: u32): i32 {
   const ipLen = M.l3end - M.l3;
@@ -430,4 +431,3 @@ function icmpIn<A>(inP: usize, lk: Link, outP: usize, outCap: u32, now: u32): i3
   return ownedHere<A>(lk) ? V_LOCAL : drop(D.R_ICMP_UNMATCHED);
 }
 
-export { V_DROP, V_TX, V_LOCAL, ETH_HLEN };

@@ -31,6 +31,18 @@ let used: i32 = 0;
   }
 }
 
+/**
+ * Takes the free slot that slot() reported (as -1 - index) for a new key;
+ * -1 when the table is full (kept at most 3/4 used so probes stay short).
+ */
+function claim(free: i32, link: i32, af: u8, a: v128): i32 {
+  if (used >= CAP * 3 / 4) return -1;
+  const i = -1 - free;
+  used++;
+  unchecked(keys[i] = a); unchecked(linkOf[i] = link); unchecked(afOf[i] = af);
+  return i;
+}
+
 /** Result of lookup(): the MAC when it returns true. */
 export let foundMac: u64 = 0;
 
@@ -46,10 +58,8 @@ export let foundMac: u64 = 0;
 export function update(link: i32, af: u8, a: v128, mac: u64, state: u8, now: u32): bool {
   let i = slot(link, af, a);
   if (i < 0) {
-    if (used >= CAP * 3 / 4) return false;
-    i = -1 - i;
-    used++;
-    unchecked(keys[i] = a); unchecked(linkOf[i] = link); unchecked(afOf[i] = af);
+    i = claim(i, link, af, a);
+    if (i < 0) return false;
   } else if (unchecked(states[i]) == NUD_PERMANENT && state != NUD_PERMANENT) {
     return true;
   }
@@ -61,10 +71,8 @@ export function update(link: i32, af: u8, a: v128, mac: u64, state: u8, now: u32
 export function shouldSolicit(link: i32, af: u8, a: v128, now: u32): bool {
   let i = slot(link, af, a);
   if (i < 0) {
-    if (used >= CAP * 3 / 4) return false;
-    i = -1 - i;
-    used++;
-    unchecked(keys[i] = a); unchecked(linkOf[i] = link); unchecked(afOf[i] = af);
+    i = claim(i, link, af, a);
+    if (i < 0) return false;
     unchecked(states[i] = NUD_INCOMPLETE); unchecked(stamps[i] = now);
     return true;
   }

@@ -86,5 +86,3 @@ export function routesFlushLink(link: i32): void {
   for (let i = routes.length - 1; i >= 0; i--) if (routes[i].link == link) routes.splice(i, 1);
 }
 
-export function routeCount(): i32 { return routes.length; }
-export function routeAt(i: i32): Route { return routes[i]; }

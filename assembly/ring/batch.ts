@@ -13,7 +13,7 @@
 //                                      folded into 32 bits: see xmit/offload.ts)
 // Input and output may be the same slot (in-place rewrite).
 
-import { processFrame, setInLink } from "../core";
+import { processFrame } from "../core";
 import { outLen, outLink, reason } from "../xmit/out";
 import { conns4, conns6 } from "../core";
 import { setSchedNow } from "../sched/clock";
@@ -53,7 +53,6 @@ export function runBatch(desc: usize, count: u32, now: u32): u32 {
   for (let k: u32 = 0; k < count; k++) {
     const d = desc + <usize>k * DESC_SIZE;
     const inLink = <i32>load<u16>(d, 20);
-    setInLink(inLink);
     setInFlags(load<u32>(d, 28));
     const v = processFrame(<usize>load<u32>(d), load<u32>(d, 4), inLink, <usize>load<u32>(d, 8), load<u32>(d, 12), now);
     store<u32>(d, v == 1 ? outLen : 0, 16);

@@ -7,7 +7,7 @@
 // slot of a guessed egress link measured the same (docs/architecture.md:
 // ~110 ns/frame either way), so the simpler copy stays.
 
-import { processFrame, setInLink } from "../core";
+import { processFrame } from "../core";
 import { outLen, outLink, V_TX, V_LOCAL } from "../xmit/out";
 import * as O from "../xmit/offload";
 import { countLocal } from "./batch";
@@ -29,7 +29,6 @@ export function begin(now: u32): void {
 }
 
 export function visit(p: Port, frame: usize, len: u32, flags: u32): void {
-  setInLink(p.id);
   O.setInFlags(flags);
   const v = processFrame(frame, len, p.id, scratchOut, SCRATCH_CAP, curNow);
   if (v == V_TX) {

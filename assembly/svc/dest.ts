@@ -25,10 +25,9 @@ export const DEST_F_OVERLOAD: u32 = 0x2;
   persistconns: i32 = 0;
   /** IP_VS_DEST_F_* bits; AVAILABLE while the real server is in the live generation. */
   flags: u32 = 0;
-  /** Thresholds and persistence timeout copied from the live generation at commit. */
+  /** Thresholds copied from the live generation at commit. */
   uThreshold: u32 = 0;
   lThreshold: u32 = 0;
-  persistTimeoutMs: u32 = 0;
   /** Where new connections of a template go, copied from the live Dest at commit. */
   addr: v128 = i32x4.splat(0);
   port: u16 = 0;
@@ -52,8 +51,6 @@ export const DEST_F_OVERLOAD: u32 = 0x2;
   lThreshold: u32 = 0;
   /** Tunnel type/port fields are not modelled: IP-in-IP only. */
   st: DestState;
-  /** Scratch for schedulers that keep per-dest state (e.g. wrr's reverse lookup). */
-  schedData: i32 = 0;
   constructor(st: DestState) { this.st = st; }
 
   clone(): Dest {

@@ -4,7 +4,7 @@
 // so no packet ever sees half a change. An operation that fails changes
 // nothing; abort() drops the whole transaction.
 
-import { Service, SVC_F_PERSISTENT } from "./service";
+import { Service } from "./service";
 import { Dest, DestState, DEST_F_AVAILABLE, FWD_MASQ } from "./dest";
 import { registerDestState, destPut, updateOverload } from "./bind";
 import { Stats } from "../stats/counters";
@@ -286,7 +286,6 @@ export function txCommit(): i32 {
       st.flags |= DEST_F_AVAILABLE;
       st.uThreshold = d.uThreshold; st.lThreshold = d.lThreshold;
       st.addr = d.addr; st.port = d.port; st.fwd = d.fwd; st.weight = d.weight;
-      st.persistTimeoutMs = (s.flags & SVC_F_PERSISTENT) != 0 ? s.timeoutMs : 0;
       updateOverload(st);
     }
     s.sched.update(s);

@@ -10,8 +10,8 @@
 
 import * as M from "../packet/meta";
 import { Link, owns, owns4 } from "../net/link";
-import { conns4, conns6 } from "../core";
-import { ConnTable, NONE } from "../conn/table";
+import { table, toV128 } from "../core";
+import { NONE } from "../conn/table";
 import { FWD_MASQ, FWD_TUNNEL } from "../svc/dest";
 import { encap4, TUN_OVERHEAD } from "./tun";
 import { destState } from "../svc/bind";
@@ -25,14 +25,6 @@ import { link } from "../net/link";
 import { v4addr } from "../util/bytes";
 
 @inline function isV6<A>(): bool { return isVector<A>(); }
-@inline function tableOf<A>(): ConnTable<A> {
-  if (isV6<A>()) return changetype<ConnTable<A>>(conns6);
-  return changetype<ConnTable<A>>(conns4);
-}
-@inline function asV128<A>(a: A): v128 {
-  if (isV6<A>()) return changetype<v128>(a);
-  return v4addr(<u32>a);
-}
 
 export function handleIcmpError<A>(inP: usize, lk: Link, outP: usize, outCap: u32, now: u32): i32 {
   const af: u8 = isV6<A>() ? 6 : 4;
@@ -52,7 +44,7 @@ export function handleIcmpError<A>(inP: usize, lk: Link, outP: usize, outCap: u3
   const isrc = load<A>(inP + inner + (isV6<A>() ? 8 : 12));
   const idst = load<A>(inP + inner + (isV6<A>() ? 24 : 16));
   const isport = load<u16>(inP + inner + ihl), idport = load<u16>(inP + inner + ihl + 2);
-  const t = tableOf<A>();
+  const t = table<A>();
   const len = end - M.l3;
 
   // Client side: the quoted packet went VIP:vport → client:cport.
@@ -61,7 +53,7 @@ export function handleIcmpError<A>(inP: usize, lk: Link, outP: usize, outCap: u3
     const st = destState(t.destId(i));
     countIn(st.stats, len); countIn(st.svcStats, len);
     const daddr = t.daddr(i);
-    const routed = isV6<A>() ? route.lookup(6, asV128<A>(daddr)) : route.lookup4(<u32>daddr);
+    const routed = isV6<A>() ? route.lookup(6, toV128<A>(daddr)) : route.lookup4(<u32>daddr);
     if (!routed) return drop(D.R_NO_ROUTE);
     const out = link(route.nhLink);
     if (out === null || !out.up) return drop(D.R_NO_ROUTE);
@@ -82,7 +74,7 @@ export function handleIcmpError<A>(inP: usize, lk: Link, outP: usize, outCap: u3
       rewrite<A>(ip, isV6<A>() ? 24 : 16, daddr, ip + (inner - M.l3), isV6<A>() ? 8 : 12, ihl, t.dport(i), 0, len);
       return sendIp(outP, outCap, len, out!, af, route.nhAddr, now);
     }
-    return sendIp(outP, outCap, len, out!, af, asV128<A>(daddr), now);
+    return sendIp(outP, outCap, len, out!, af, toV128<A>(daddr), now);
   }
   // Real-server side (NAT): the quoted packet went client:cport → RIP:rport.
   i = t.lookupOut(iproto, idst, idport, isrc, isport, now);
