@@ -9,6 +9,7 @@ import { runAppliance } from "./appliance/run.js";
 import { runCtl } from "./console/transport/ctl.js";
 import { runConsole, DEFAULT_CONSOLE_URL } from "./console/transport/ws-client.js";
 import { DEFAULT_CTL_PATH } from "./console/transport/socket.js";
+import { addImageCommands } from "./image/cli.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -68,6 +69,8 @@ export function buildCli(): Command {
       const { runDemo } = await import("./demo/demo.js");
       process.exitCode = await runDemo({ duration: o.duration });
     });
+
+  addImageCommands(program);
 
   program.command("bench")
     .description("run the data-plane benchmarks beside their baselines; writes bench/results/latest.{json,md}")
