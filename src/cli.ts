@@ -36,10 +36,11 @@ export function buildCli(): Command {
     .option("--serial <device>", "serial console on this tty (default: stdin when it is a terminal)")
     .option("--workers <n>", "data-plane workers", (v) => parsePositive(v, "--workers"), 1)
     .option("--conn-capacity <n>", "connection table entries (IPv4)", (v) => parsePositive(v, "--conn-capacity"))
+    .option("--image <file>", "booted from an appliance image: its layout (image words, mark-good after the health check)")
     .action(async (o) => {
       process.exitCode = await runAppliance({
         config: o.config, ctl: o.ctl, ws: o.ws, wsTokenFile: o.wsTokenFile, tlsCert: o.tlsCert, tlsKey: o.tlsKey,
-        metrics: o.metrics, serial: o.serial, workers: o.workers, connCapacity: o.connCapacity,
+        metrics: o.metrics, serial: o.serial, workers: o.workers, connCapacity: o.connCapacity, image: o.image,
       });
     });
 

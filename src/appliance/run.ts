@@ -20,6 +20,8 @@ import { statsSnapshot } from "./stats.js";
 import { PacketIo, type IoOptions } from "../dataplane/io.js";
 import { NeighbourProber } from "../dataplane/probe.js";
 import type { ConfigState } from "../config/state.js";
+import { ApplianceImage } from "../image/appliance.js";
+import { factoryReset, imageStatus, imageUpgrade, mgmt, rebootWord } from "../image/words.js";
 
 export interface RunOptions {
   /** Command script replayed at start and written by `save`. */
@@ -38,6 +40,8 @@ export interface RunOptions {
   connCapacity?: number;
   /** Bytes of data-plane memory (default from the table sizes, at least 512 MiB). */
   memoryBytes?: number;
+  /** Booted from an appliance image: its layout file (image words, mark-good, rollback notice). */
+  image?: string;
   /** Packet I/O tuning (ring version and sizes, batch size); tests and benchmarks. */
   io?: Partial<Omit<IoOptions, "now" | "log" | "onGone">>;
 }
@@ -50,6 +54,12 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
     // Decided for now (docs/architecture.md): one data-plane instance on the main thread.
     process.stderr.write(`weir run: --workers ${opts.workers} is not supported yet: the data plane runs on the supervisor's main thread (one worker); use --workers 1\n`);
     return 2;
+  }
+  const image = opts.image ? ApplianceImage.load(opts.image, logger("image")) : undefined;
+  const notices: string[] = [];
+  if (image) {
+    const note = await image.afterBoot().catch((e) => `boot state unreadable: ${(e as Error).message}`);
+    if (note) notices.push(note);
   }
   const started = performance.now();
   const now = () => Math.floor(performance.now() - started) + 1;
@@ -77,6 +87,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   model.setLinkHooks({
     onLinkUp: async (l) => {
       if (!io) throw new Error("packet I/O is unavailable (native addon not loaded)");
+      if (image && l.name === image.layout.mgmtDev) throw new Error(`${l.name} is the management NIC: it stays with the kernel (see mgmt)`);
       await io.attach(l.name, l.id, l.mac, l.mtu);
     },
     onLinkDown: (l) => io?.detach(l.name),
@@ -97,6 +108,13 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   const monitor = new HealthMonitor({ log: logger("health") });
   const health = healthCommand(monitor, model);
   interp.register("health", health);
+  if (image) {
+    interp.register("image status", imageStatus(image));
+    interp.register("image upgrade", imageUpgrade(image));
+    interp.register("factory-reset", factoryReset(image));
+    interp.register("reboot", rebootWord());
+    interp.register("mgmt", mgmt(image.layout.mgmtDev));
+  }
 
   if (opts.config && existsSync(opts.config)) {
     const r = await loadConfigFile(interp.registry, model, opts.config);
@@ -132,6 +150,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
         interpreter: interp, host, port, tokenFile: opts.wsTokenFile,
         tls: opts.tlsCert && opts.tlsKey ? { certFile: opts.tlsCert, keyFile: opts.tlsKey } : undefined,
         statsSource: () => statsSnapshot(model, rates),
+        uploads: image ? { dir: "/run/weir/uploads", maxBytes: 1 << 30 } : undefined,
         log: logger("ws"),
       });
       closers.push(() => ws!.close());
@@ -150,10 +169,20 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
       closers.push(() => server.close());
       log.info(addr, "metrics endpoint ready");
     }
+    // The image's health check: data plane loaded, config applied, packet
+    // I/O and the consoles up. A trial image becomes good only here, before
+    // the serial console greets anyone.
+    if (image) {
+      if (!io) {
+        await image.markBad("packet I/O unavailable").catch((e) => log.error({ err: e }, "could not mark the image bad"));
+        throw new Error("health check failed: packet I/O is unavailable");
+      }
+      await image.markGood();
+    }
     if (opts.serial || process.stdin.isTTY) {
       serial = startSerialConsole({
         interpreter: interp, device: opts.serial,
-        banner: () => consoleBanner({ url: ws?.url, token: ws?.token }),
+        banner: () => consoleBanner({ url: ws?.url, token: ws?.token, notices }),
         log: logger("serial"),
       });
       closers.push(() => serial!.close());

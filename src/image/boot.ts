@@ -43,7 +43,9 @@ export function qemuArgs(o: BootOptions, varsFile: string): string[] {
   const serial = o.serial === "stdio" ? "stdio" : o.serial.startsWith("unix:") ? `unix:${o.serial.slice(5)},server=on,wait=off` : null;
   if (!serial) throw new Error(`--serial wants stdio or unix:PATH, not '${o.serial}'`);
   const args = [
-    "-machine", "q35", "-accel", o.accel ?? "tcg", "-m", String(o.memoryMiB ?? 1536), "-smp", String(o.cpus ?? 2),
+    "-machine", "q35", "-accel", o.accel ?? "tcg",
+    // The data plane's Wasm uses SIMD, which V8 runs only with SSE4.1: TCG's default CPU lacks it.
+    "-cpu", o.accel === "kvm" ? "host" : "max", "-m", String(o.memoryMiB ?? 1536), "-smp", String(o.cpus ?? 2),
     "-display", "none", "-monitor", "none", "-serial", serial,
     "-drive", `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
     "-drive", `if=pflash,format=raw,file=${varsFile}`,

@@ -45,6 +45,19 @@ export function addImageCommands(program: Command): void {
       process.stdout.write(`private key ${k.keyFile}\npublic key  ${k.pubFile}\n`);
     });
 
+  image.command("upgrade")
+    .description("upload a signed bundle to a running appliance over its WebSocket console and install it (it reboots into it)")
+    .argument("<bundle>", "bundle from weir image build")
+    .requiredOption("--url <url>", "the appliance's WebSocket console, ws://HOST:PORT")
+    .option("--token <token>", "console token (default: $WEIR_TOKEN)")
+    .option("--force", "allow a downgrade or reinstalling the running version")
+    .action(async (bundle: string, o) => {
+      const token = o.token ?? process.env.WEIR_TOKEN;
+      if (!token) throw new Error("no token: give --token or set WEIR_TOKEN");
+      const { uploadAndUpgrade } = await import("./upgrade-client.js");
+      process.exitCode = await uploadAndUpgrade({ url: o.url, token, bundle, force: o.force === true });
+    });
+
   image.command("boot")
     .description("boot an image as a QEMU VM: first --nic is management, the others data links")
     .argument("<disk>", "disk image from weir image build")

@@ -114,6 +114,8 @@ export interface ApplianceLayout {
   slots: { A: string; B: string };
   stateDir: string;
   configDir: string;
+  /** The management NIC: the kernel's, never attached to the data plane. */
+  mgmtDev: string;
   keys: string[];
 }
 
@@ -121,7 +123,7 @@ export function applianceLayout(id: ImageIdentity): ApplianceLayout {
   return {
     version: id.version, arch: id.arch,
     slots: { A: "/dev/vda2", B: "/dev/vda3" },
-    stateDir: "/boot/efi/weir", configDir: "/config",
+    stateDir: "/boot/efi/weir", configDir: "/config", mgmtDev: "eth0",
     keys: ["/etc/weir/bundle-key.pub"],
   };
 }

@@ -55,9 +55,10 @@ export interface SerialConsole {
 }
 
 /** The banner: what this is, and where the WebSocket console is when there is one. */
-export function consoleBanner(o: { url?: string; token?: string } = {}): string {
+export function consoleBanner(o: { url?: string; token?: string; notices?: string[] } = {}): string {
   const lines = ["Weir load balancer. Type 'help' for commands, 'exit' to end the session."];
   if (o.url) lines.push(`WebSocket console: ${o.url}${o.token ? `  token: ${o.token}` : ""}`);
+  for (const n of o.notices ?? []) lines.push(`notice: ${n}`);
   return lines.join("\n");
 }
 

@@ -20,11 +20,13 @@
 //     {"type":"auth","token":"…"}
 //     {"type":"line","line":"ipvsadm -Ln","input"?:"…","id"?:any}
 //     {"type":"subscribe","stats":true|false}
+//     {"type":"upload","size":N}  then N bytes as binary frames (only when uploads are on: upload.ts)
 //   server → client
 //     {"type":"auth","ok":true,"commands":["ipvsadm", …]}     once authenticated
 //     {"type":"reply","id"?:any,"ok":true|false,"text":"…"}   one per line, in order
 //     {"type":"stats","time":ms,"services":[…]}                every statsIntervalMs to subscribers
 //     {"type":"error","text":"error: …"}                       a message that made no sense
+//     {"type":"upload","ready":true} / {"type":"upload","ok":true,"path":P,"bytes":N} / {"type":"upload","ok":false,"text":"error: …"}
 // `exit` as a line gets an ok reply, then the socket is closed (1000).
 
 import http from "node:http";
@@ -41,6 +43,7 @@ import { FailureThrottle, type ThrottleOptions } from "./throttle.js";
 import { loadOrCreateToken, tokenMatches, validateToken } from "./token.js";
 import { originAllowed } from "./origin.js";
 import { staticHandler } from "./static.js";
+import { Upload, type UploadOptions } from "./upload.js";
 
 export const WS_PATH = "/ws";
 export const MAX_WS_PAYLOAD = 64 * 1024;
@@ -113,6 +116,8 @@ export interface WsConsoleOptions {
   throttle?: ThrottleOptions;
   /** Overrides for the page files (tests). */
   webDir?: string;
+  /** Accept file uploads (an update bundle) into this directory. */
+  uploads?: UploadOptions;
   xtermDir?: string;
   log?: Logger;
 }
@@ -163,6 +168,9 @@ interface Client {
   alive: boolean;
   chain: Promise<void>;
   authTimer?: NodeJS.Timeout;
+  /** The upload in progress, and every file this session uploaded (removed at close). */
+  upload?: Upload;
+  uploaded: Upload[];
 }
 
 export async function startWsConsole(opts: WsConsoleOptions): Promise<WsConsole> {
@@ -281,13 +289,14 @@ export async function startWsConsole(opts: WsConsoleOptions): Promise<WsConsole>
   }
 
   function onConnection(ws: WebSocket, addr: string, authed: boolean): void {
-    const c: Client = { ws, addr, authed: false, subscribed: false, alive: true, chain: Promise.resolve() };
+    const c: Client = { ws, addr, authed: false, subscribed: false, alive: true, chain: Promise.resolve(), uploaded: [] };
     clients.add(c);
     ws.on("pong", () => { c.alive = true; });
     ws.on("error", (e) => log.debug({ addr, err: e.message }, "WebSocket console: socket error"));
     ws.on("close", () => {
       clearTimeout(c.authTimer);
       clients.delete(c);
+      for (const u of c.uploaded) u.remove();
       updateStatsTimer();
     });
     if (authed) authenticated(c);
@@ -297,7 +306,22 @@ export async function startWsConsole(opts: WsConsoleOptions): Promise<WsConsole>
 
   function onMessage(c: Client, data: RawData, isBinary: boolean): void {
     if (isBinary) {
-      c.ws.close(1003, "text messages only");
+      if (!c.authed || !c.upload) {
+        c.ws.close(1003, "text messages only");
+        return;
+      }
+      const u = c.upload;
+      try {
+        u.write(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]));
+      } catch (e) {
+        c.upload = undefined;
+        send(c, { type: "upload", ok: false, text: `error: ${(e as Error).message}` });
+        return;
+      }
+      if (u.complete) {
+        c.upload = undefined;
+        send(c, { type: "upload", ok: true, path: u.path, bytes: u.size });
+      }
       return;
     }
     let msg: Record<string, unknown> | undefined;
@@ -348,6 +372,21 @@ export async function startWsConsole(opts: WsConsoleOptions): Promise<WsConsole>
         });
         return;
       }
+      case "upload":
+        if (!opts.uploads) {
+          send(c, { type: "upload", ok: false, text: "error: this console does not take uploads" });
+          return;
+        }
+        try {
+          c.upload?.remove();
+          c.upload = Upload.open(opts.uploads, msg.size);
+          c.uploaded.push(c.upload);
+          send(c, { type: "upload", ready: true });
+        } catch (e) {
+          c.upload = undefined;
+          send(c, { type: "upload", ok: false, text: `error: ${(e as Error).message}` });
+        }
+        return;
       case "subscribe":
         c.subscribed = msg.stats !== false;
         updateStatsTimer();

@@ -1,0 +1,74 @@
+// `weir image upgrade BUNDLE --url ws://APPLIANCE:8080`: uploads a bundle over
+// the appliance's WebSocket console (upload.ts) and runs `image upgrade` on
+// it there. Exit codes as `weir console`: 0 done, 1 refused, 2 unreachable.
+
+import fs from "node:fs";
+import WebSocket from "ws";
+import { consoleSocketUrl } from "../console/transport/ws-client.js";
+import { MAX_WS_PAYLOAD } from "../console/transport/ws.js";
+
+export interface UpgradeClientOptions {
+  url: string;
+  token: string;
+  bundle: string;
+  force?: boolean;
+  out?: NodeJS.WritableStream;
+  err?: NodeJS.WritableStream;
+}
+
+type Msg = { type?: string; ok?: boolean; ready?: boolean; path?: string; text?: string };
+
+export async function uploadAndUpgrade(o: UpgradeClientOptions): Promise<number> {
+  const out = o.out ?? process.stdout, errOut = o.err ?? process.stderr;
+  const size = fs.statSync(o.bundle).size;
+  const ws = new WebSocket(consoleSocketUrl(o.url), { headers: { Authorization: `Bearer ${o.token}` }, handshakeTimeout: 15_000 });
+  const inbox: Msg[] = [];
+  let wake: (() => void) | undefined;
+  let closed: string | undefined;
+  ws.on("message", (d) => { try { inbox.push(JSON.parse(d.toString()) as Msg); } catch { /* not ours */ } wake?.(); });
+  ws.on("close", (code, reason) => { closed = `${code} ${reason.toString()}`; wake?.(); });
+  const next = async (type: string): Promise<Msg> => {
+    for (;;) {
+      const i = inbox.findIndex((m) => m.type === type);
+      if (i >= 0) return inbox.splice(i, 1)[0];
+      if (closed) throw new Error(`connection closed (${closed})`);
+      await new Promise<void>((r) => { wake = r; });
+    }
+  };
+  const opened = await new Promise<number>((resolve) => {
+    ws.once("open", () => resolve(0));
+    ws.once("unexpected-response", (_q, res) => { errOut.write(`weir image upgrade: refused (HTTP ${res.statusCode})\n`); resolve(1); });
+    ws.once("error", (e: NodeJS.ErrnoException) => { errOut.write(`weir image upgrade: cannot reach ${o.url}: ${e.code ?? e.message}\n`); resolve(2); });
+  });
+  if (opened) { ws.terminate(); return opened; }
+  try {
+    await next("auth");
+    ws.send(JSON.stringify({ type: "upload", size }));
+    const ready = await next("upload");
+    if (!ready.ready) { errOut.write(`${ready.text}\n`); return 1; }
+    const chunk = MAX_WS_PAYLOAD - 1024;
+    const fd = fs.openSync(o.bundle, "r");
+    try {
+      const buf = Buffer.alloc(chunk);
+      for (let pos = 0; pos < size; ) {
+        const n = fs.readSync(fd, buf, 0, chunk, pos);
+        if (n <= 0) throw new Error(`${o.bundle} shrank while it was sent`);
+        await new Promise<void>((res, rej) => ws.send(buf.subarray(0, n), { binary: true }, (e) => (e ? rej(e) : res())));
+        pos += n;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    const done = await next("upload");
+    if (!done.ok) { errOut.write(`${done.text}\n`); return 1; }
+    ws.send(JSON.stringify({ type: "line", line: `image upgrade ${done.path}${o.force ? " force" : ""}` }));
+    const r = await next("reply");
+    (r.ok ? out : errOut).write(`${r.text}\n`);
+    return r.ok ? 0 : 1;
+  } catch (e) {
+    errOut.write(`weir image upgrade: ${(e as Error).message}\n`);
+    return 1;
+  } finally {
+    ws.close();
+  }
+}
