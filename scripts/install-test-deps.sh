@@ -11,9 +11,26 @@ command -v ip >/dev/null 2>&1 || want+=(iproute2)
 command -v nft >/dev/null 2>&1 || want+=(nftables)
 command -v ethtool >/dev/null 2>&1 || want+=(ethtool)
 command -v ping >/dev/null 2>&1 || want+=(iputils-ping)
+# Appliance image (weir image build / boot, test/e2e/image.test.ts): QEMU with
+# OVMF, GRUB's EFI modules and grub-mkimage, the filesystem and partition
+# tools, zstd for the initramfs. The kernel and busybox are fetched by the
+# build itself with apt-get download.
+command -v qemu-system-x86_64 >/dev/null 2>&1 || want+=(qemu-system-x86)
+[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || want+=(ovmf)
+[ -d /usr/lib/grub/x86_64-efi ] || want+=(grub-efi-amd64-bin)
+command -v grub-mkimage >/dev/null 2>&1 || want+=(grub-common)
+command -v mcopy >/dev/null 2>&1 || want+=(mtools)
+command -v mkfs.vfat >/dev/null 2>&1 || want+=(dosfstools)
+command -v sfdisk >/dev/null 2>&1 || want+=(fdisk)
+command -v mke2fs >/dev/null 2>&1 || want+=(e2fsprogs)
+command -v zstd >/dev/null 2>&1 || want+=(zstd)
 if [ ${#want[@]} -gt 0 ]; then
   echo "installing: ${want[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+fi
+# apt-get download (the image build) needs package lists even when nothing was missing.
+if ! apt-cache show --no-all-versions linux-image-cloud-amd64 >/dev/null 2>&1; then
+  apt-get update -qq
 fi

@@ -50,7 +50,7 @@ describe.skipIf(SKIP)("appliance image in QEMU", () => {
       if (r.status !== 0) throw new Error(`image build ${v} failed:\n${r.stderr}\n${r.stdout}`);
       return r.stdout;
     };
-    build("1.0.0", keyFile);
+    buildOut = build("1.0.0", keyFile);
     build("2.0.0", keyFile, "--no-disk");
     build("3.0.0", keyFile, "--no-disk", "--fault", "dataplane");
     build("2.0.1", otherKey, "--no-disk");
@@ -81,6 +81,7 @@ describe.skipIf(SKIP)("appliance image in QEMU", () => {
     fs.rmSync(tmp, { recursive: true, force: true });
   }, 60_000);
 
+  let buildOut = "";
   const post = () => client!.call("http", { url: `http://${VIP}/`, bodyBytes: 300_000, timeoutMs: 20_000 });
 
   it("boots v1; the serial console sets up a NAT service; real TCP passes both ways", async () => {
@@ -153,4 +154,13 @@ describe.skipIf(SKIP)("appliance image in QEMU", () => {
     expect(status).toMatch(/last upgrade failed: A 3\.0\.0/);
     expect(await post()).toMatchObject({ status: 200, server: "rs1", echoOk: true });
   }, 900_000);
+
+  it("builds the same bytes from the same inputs", () => {
+    const again = weir(["image", "build", "--out", out("again"), "--version", "1.0.0", "--key", path.join(tmp, "keys", "weir-bundle.key"),
+      "--cache", path.join(os.homedir(), ".cache", "weir-image")], 300_000);
+    expect(again.status, again.stderr).toBe(0);
+    const sums = (report: string) => [...report.matchAll(/sha256 ([0-9a-f]{64})/g)].map((m) => m[1]);
+    expect(sums(buildOut)).toHaveLength(2);
+    expect(sums(again.stdout)).toEqual(sums(buildOut));
+  }, 300_000);
 });
