@@ -21,6 +21,7 @@ import { PacketIo, type IoOptions } from "../dataplane/io.js";
 import { NeighbourProber } from "../dataplane/probe.js";
 import type { ConfigState } from "../config/state.js";
 import { ApplianceImage } from "../image/appliance.js";
+import { Watchdog } from "../image/watchdog.js";
 import { factoryReset, imageStatus, imageUpgrade, mgmt, rebootWord } from "../image/words.js";
 
 export interface RunOptions {
@@ -60,6 +61,11 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   if (image) {
     const note = await image.afterBoot().catch((e) => `boot state unreadable: ${(e as Error).message}`);
     if (note) notices.push(note);
+  }
+  // A hung supervisor or data plane reboots the appliance (fed from this event loop).
+  let watchdog: Watchdog | undefined;
+  if (image) {
+    try { watchdog = Watchdog.open(); } catch (e) { logger("image").warn({ err: e }, "watchdog not armed"); }
   }
   const started = performance.now();
   const now = () => Math.floor(performance.now() - started) + 1;
@@ -202,6 +208,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
     for (const c of closers.reverse()) {
       try { await c(); } catch (e) { log.warn({ err: e }, "close failed"); }
     }
+    watchdog?.close();
     // Links are put back as they were, the nft table goes.
     if (io) {
       try { await io.close(); } catch (e) { log.warn({ err: e }, "packet I/O close failed"); }

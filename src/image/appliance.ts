@@ -14,6 +14,7 @@ import { fail } from "../config/errors.js";
 import type { Logger } from "../log.js";
 import type { ApplianceLayout } from "./initramfs.js";
 import { openPart, verifyBundle } from "./bundle.js";
+import { watchdogStatus } from "./watchdog.js";
 import { otherSlot, planAfterBoot, planMarkBad, planMarkGood, planUpgrade, readState, writeState, type BootState, type Slot } from "./bootstate.js";
 
 export interface Booted { slot: Slot; trial: boolean }
@@ -94,6 +95,7 @@ export class ApplianceImage {
       row("A"), row("B"),
       `boot order ${s.order.join(" ")}, state seq ${s.seq}`,
       s.failed ? `last upgrade failed: ${s.failed} (rolled back)` : "last upgrade failed: none",
+      `watchdog ${watchdogStatus()}`,
     ].join("\n");
   }
 

@@ -98,7 +98,9 @@ describe.skipIf(SKIP)("appliance image in QEMU", () => {
     expect(await vm.command("ip link set eth0 up")).toMatch(/^error: .*management NIC/);
     const r = await post();
     expect(r).toMatchObject({ status: 200, server: "rs1", echoOk: true, received: 300_000 });
-    expect(await vm.command("image status")).toMatch(/running 1\.0\.0 \(x86_64\) from slot A\n[\s\S]*A\s+1\.0\.0\s+good\s+active/);
+    const status = await vm.command("image status");
+    expect(status).toMatch(/running 1\.0\.0 \(x86_64\) from slot A\n[\s\S]*A\s+1\.0\.0\s+good\s+active/);
+    expect(status).toMatch(/watchdog active, timeout 60 s \(Software Watchdog\)/);
   }, 300_000);
 
   it("serves the WebSocket console on the management NIC with the token, and refuses it without", () => {
@@ -154,6 +156,16 @@ describe.skipIf(SKIP)("appliance image in QEMU", () => {
     expect(status).toMatch(/last upgrade failed: A 3\.0\.0/);
     expect(await post()).toMatchObject({ status: 200, server: "rs1", echoOk: true });
   }, 900_000);
+
+  it("factory-reset clears the saved configuration at the next boot, on the serial console", async () => {
+    expect(await vm.command("factory-reset")).toMatch(/^error: .*factory-reset confirm/);
+    expect(await vm.command("factory-reset confirm")).toMatch(/rebooting/);
+    await vm.waitFor(/weir-init: factory reset: clearing the configuration/, 120_000);
+    const banner = await vm.ready();
+    expect(/token: (\S+)/.exec(banner)?.[1]).not.toBe(token);
+    expect(await vm.command("show running-config")).toBe("");
+    expect(await vm.command("image status")).toMatch(/running 2\.0\.0 \(x86_64\) from slot B\n/);
+  }, 300_000);
 
   it("builds the same bytes from the same inputs", () => {
     const again = weir(["image", "build", "--out", out("again"), "--version", "1.0.0", "--key", path.join(tmp, "keys", "weir-bundle.key"),
