@@ -51,7 +51,7 @@ export class ApplianceImage {
       const next = planAfterBoot(current, this.booted.slot);
       if (!next) return undefined;
       await writeState(this.layout.stateDir, next);
-      const note = `upgrade to ${next.failed} failed (no good boot after ${3} tries): rolled back to ${current.version[this.booted.slot]} in slot ${this.booted.slot}`;
+      const note = `upgrade to ${next.failed} failed (never marked good): rolled back to ${current.version[this.booted.slot]} in slot ${this.booted.slot}`;
       this.log.warn({ failed: next.failed }, note);
       return note;
     });
@@ -61,7 +61,8 @@ export class ApplianceImage {
   markGood(): Promise<void> {
     return this.serial(async () => {
       const { current } = await readState(this.layout.stateDir);
-      if (!current.good[this.booted.slot] || current.order[0] !== this.booted.slot) {
+      // Only a slot on trial is reordered: a good slot's order may already name a pending upgrade.
+      if (!current.good[this.booted.slot]) {
         await writeState(this.layout.stateDir, planMarkGood(current, this.booted.slot));
         this.log.info({ slot: this.booted.slot, version: this.layout.version }, "image marked good");
       }
@@ -106,13 +107,13 @@ export class ApplianceImage {
    */
   upgrade(file: string, force: boolean): Promise<{ slot: Slot; version: string; state: BootState }> {
     return this.serial(async () => {
+      if (!this.markedGood) fail("IMAGE_STARTING", "this image has not passed its health check yet (still starting, or on trial): upgrade once it is up");
       const keys = this.layout.keys.map((k) => fs.readFileSync(k, "utf8"));
       const b = await verifyBundle(file, { publicKeyPems: keys, running: { version: this.layout.version, arch: this.layout.arch }, force });
       const part = b.parts.find((p) => p.name === "slot");
       if (!part) fail("BUNDLE_MALFORMED", `${file}: no slot part`);
       const { current } = await readState(this.layout.stateDir);
       const target = otherSlot(this.booted.slot);
-      if (!current.good[this.booted.slot] && this.booted.trial) fail("IMAGE_ON_TRIAL", "this image is still on trial (not marked good): upgrade from a good image");
       const device = this.layout.slots[target];
       const room = partitionBytes(device);
       if (part.size > room) fail("IMAGE_TOO_BIG", `${file}: slot image of ${part.size} bytes does not fit slot ${target} (${room} bytes)`);

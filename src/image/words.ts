@@ -5,7 +5,7 @@
 //   reboot
 //   mgmt address ADDR/LEN | mgmt gateway ADDR | mgmt    the management NIC (kernel side)
 
-import ipaddr from "ipaddr.js";
+import { parseIp, parsePrefix } from "../config/addr.js";
 import { WeirError } from "../config/errors.js";
 import { run } from "./exec.js";
 import type { CommandHandler } from "../console/registry.js";
@@ -75,28 +75,33 @@ export function mgmt(dev: string, apply = (args: string[]) => run("ip", args).th
     async execute(args) {
       if (!args.length) return ok(`${dev}: address ${address ?? "none"}, gateway ${gateway ?? "none"}`);
       const [what, value, ...extra] = args;
-      if (extra.length) return err(`unexpected argument '${extra[0]}'`);
+      if (what !== "address" && what !== "gateway") return err(`mgmt knows 'address' and 'gateway', not '${what}'`);
       if (!value) return err(`mgmt ${what} needs a value`);
+      if (extra.length) return err(`unexpected argument '${extra[0]}'`);
       try {
         if (what === "address") {
-          const [addr, len] = ipaddr.parseCIDR(value);
-          const text = `${addr.toString()}/${len}`;
+          if (!value.includes("/")) return err(`mgmt address wants ADDR/LEN, not '${value}'`);
+          const p = parsePrefix(value);
+          const text = `${p.addr}/${p.len}`;
           await apply(["addr", "flush", "dev", dev, "scope", "global"]);
-          await apply(["addr", "add", text, "dev", dev]);
+          try {
+            await apply(["addr", "add", text, "dev", dev]);
+          } catch (e) {
+            // Put the old address back rather than leave the NIC without one.
+            if (address) await apply(["addr", "add", address, "dev", dev]).catch(() => undefined);
+            throw e;
+          }
           await apply(["link", "set", dev, "up"]);
           address = text;
           return ok();
         }
-        if (what === "gateway") {
-          const gw = ipaddr.parse(value).toString();
-          await apply(["route", "replace", "default", "via", gw, "dev", dev]);
-          gateway = gw;
-          return ok();
-        }
+        const gw = parseIp(value).text;
+        await apply(["route", "replace", "default", "via", gw, "dev", dev]);
+        gateway = gw;
+        return ok();
       } catch (e) {
         return err(`mgmt ${what} ${value}: ${(e as Error).message}`);
       }
-      return err(`mgmt knows 'address' and 'gateway', not '${what}'`);
     },
   };
 }
