@@ -89,6 +89,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   const linkNet = (s: ConfigState, dev: string) => ({
     addrs: s.addrs.filter((a) => a.dev === dev).map((a) => `${a.addr}/${a.len}`),
     routes: s.routes.filter((r) => r.dev === dev).map((r) => ({ dst: `${r.net}/${r.len}`, via: r.via })),
+    mtu: s.links.get(dev)?.mtu,
   });
   model.setLinkHooks({
     onLinkUp: async (l) => {

@@ -31,6 +31,7 @@ import type { DataPlane } from "./dataplane.js";
 import type { Logger } from "../log.js";
 import { snapshot, takeOver, restore, ip, IngressDrop, tapName, type LinkSnapshot } from "./host.js";
 import type * as Native from "../../native/index.js";
+import { DEFAULT_JOURNAL_DIR, HostJournal } from "./journal.js";
 
 type NativeMod = typeof Native;
 
@@ -62,6 +63,8 @@ export interface IoOptions {
   spinUs?: number;
   /** nftables table name (default weir_PID). */
   nftTable?: string;
+  /** Where attached links' snapshots are kept for cleanup after an unclean exit (journal.ts); null: nowhere. */
+  journalDir?: string | null;
   /** Clock of the data plane, ms. */
   now: () => number;
   log: Logger;
@@ -93,6 +96,8 @@ interface Attached {
   tx: number;
   tap: number;
   tapName: string;
+  /** The TAP's MTU: the link's, as configured. */
+  mtu: number;
   regions: Region[];
   rxGeom: Native.RingGeometry;
   txGeom: Native.RingGeometry;
@@ -107,7 +112,7 @@ interface Attached {
 }
 
 /** Desired kernel-side addresses and routes of a link (its TAP mirror). */
-export interface LinkNet { addrs: string[]; routes: { dst: string; via?: string }[]; }
+export interface LinkNet { addrs: string[]; routes: { dst: string; via?: string }[]; mtu?: number; }
 
 const MiB = 1 << 20;
 
@@ -117,13 +122,14 @@ export class PacketIo {
   private readonly byId = new Map<number, Attached>();
   private readonly pool = new Map<number, number[]>();
   private readonly drop: IngressDrop;
+  private readonly journal: HostJournal | undefined;
   private waker = -1;
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private mem: Uint8Array;
   private lastStats = 0;
   private busy: Promise<unknown> = Promise.resolve();
-  readonly opts: Required<Omit<IoOptions, "onGone" | "nftTable">> & Pick<IoOptions, "onGone">;
+  readonly opts: Required<Omit<IoOptions, "onGone" | "nftTable" | "journalDir">> & Pick<IoOptions, "onGone">;
 
   constructor(private readonly dp: DataPlane, o: IoOptions) {
     this.opts = {
@@ -144,11 +150,16 @@ export class PacketIo {
       onGone: o.onGone,
     };
     this.drop = new IngressDrop(o.nftTable ?? `weir_${process.pid}`);
+    const dir = o.journalDir === undefined ? DEFAULT_JOURNAL_DIR : o.journalDir;
+    this.journal = dir ? new HostJournal(dir, this.drop.table) : undefined;
     this.mem = new Uint8Array(dp.memory.buffer);
   }
 
   /** Loads the addon and starts the loop (idle: one wake-up a second for the expiry sweep). */
   async start(): Promise<void> {
+    if (this.journal) {
+      for (const line of await HostJournal.recover(this.journal.dir, (m) => this.opts.log.warn(m))) this.opts.log.warn(line);
+    }
     this.native = await import("../../native/index.js");
     this.waker = this.native.wakerOpen();
     this.running = true;
@@ -207,6 +218,8 @@ export class PacketIo {
     const regions: Region[] = [];
     try {
       const snap = await snapshot(dev);
+      this.journal?.record(dev, snap);
+      undo.push(() => this.journal?.forget(dev));
       await this.drop.add(dev, id);
       undo.push(() => this.drop.remove(id));
       await takeOver(dev, snap);
@@ -237,7 +250,7 @@ export class PacketIo {
         txR.off, txGeom.frameSize, txGeom.frameCount, 1, locR.off, locR.size);
       if (rc !== 0) throw new WeirError("WEIR_ERR_IO_ATTACH", `data plane refused link ${id}`);
       const a: Attached = {
-        dev, id, rx, tx, tap: tap.handle, tapName: tap.name, regions, rxGeom, txGeom, snap,
+        dev, id, rx, tx, tap: tap.handle, tapName: tap.name, mtu, regions, rxGeom, txGeom, snap,
         addrs: new Set(), routes: new Set(), ringDrops: 0, ringFreezes: 0, tapDrops: 0, gone: false,
       };
       this.links.set(dev, a);
@@ -277,6 +290,7 @@ export class PacketIo {
     for (const r of a.regions) this.release(r);
     try { await this.drop.remove(a.id); } catch (e) { log.warn({ err: e }, "nft chain not removed"); }
     if (!a.gone) await restore(dev, a.snap, (m) => log.warn(m));
+    this.journal?.forget(dev);
     log.info("link detached");
   }
 
@@ -286,6 +300,10 @@ export class PacketIo {
       const a = this.links.get(dev);
       if (!a) return;
       const log = this.opts.log.child({ link: dev });
+      // `ip link set DEV mtu N` reaches the TAP too: the kernel's own traffic on the link must fit it.
+      if (want.mtu !== undefined && want.mtu !== a.mtu) {
+        await ip("link", "set", "dev", a.tapName, "mtu", String(want.mtu)).then(() => { a.mtu = want.mtu!; }, (e) => log.warn({ err: e }, "TAP mtu not set"));
+      }
       const keep = new Set([...want.addrs, ...a.snap.addrs.map((x) => `${x.addr}/${x.len}`)]);
       for (const x of [...a.addrs]) {
         if (keep.has(x)) continue;
@@ -325,6 +343,7 @@ export class PacketIo {
       this.waker = -1;
     }
     await this.drop.drop().catch((e) => this.opts.log.warn({ err: e }, "nft table not removed"));
+    this.journal?.remove();
   }
 
   private wake(): void {
