@@ -15,6 +15,7 @@ import { dpView, diffService, markOps, planNet, runNet, type DestHealth, type Dp
 import { fail } from "./errors.js";
 import { compareDest, compareSvc, destKeyText, parseAddrPort, parseSvcKey, svcKeyId, svcKeyOption, svcKeyText, toDpKey, type SvcKey } from "./keys.js";
 import { readHostLink } from "./sysfs.js";
+import { Yielder } from "./yield.js";
 import { emptyState, schedFlagNames, type ConfigState, type DestConf, type LinkConf } from "./state.js";
 
 export type { HealthMode };
@@ -117,10 +118,10 @@ export class ConfigModel {
   }
 
   /** Builds a draft with fn and commits it; nothing changes when fn or the commit throws. */
-  change(fn: (d: Draft) => void): Promise<void> {
+  change(fn: (d: Draft) => void | Promise<void>): Promise<void> {
     return this.serial(async () => {
       const d = this.draft();
-      fn(d);
+      await fn(d);
       await this.commitNow(d);
     });
   }
@@ -149,7 +150,12 @@ export class ConfigModel {
     const undoNet = d.netDirty ? runNet(planNet(this.dp, prev, next)) : () => {};
     let views: Map<string, DpService | undefined>;
     try {
-      views = this.applyServices(next, d.dirty, d.marksDirty);
+      // Applied in slices with event-loop turns between them: forwarding goes on during a big change.
+      const pause = new Yielder();
+      views = new Map();
+      const ops: ((tx: Transaction) => void)[] = [];
+      for (const _ of this.serviceOps(next, d.dirty, d.marksDirty, ops, views)) if (pause.due()) await pause.next();
+      if (ops.length) await this.dp.transactionChunked(ops, pause);
     } catch (e) {
       undoNet();
       throw e;
@@ -179,6 +185,13 @@ export class ConfigModel {
   private applyServices(next: ConfigState, dirty: Set<string>, marksDirty: boolean): Map<string, DpService | undefined> {
     const ops: ((tx: Transaction) => void)[] = [];
     const views = new Map<string, DpService | undefined>();
+    for (const _ of this.serviceOps(next, dirty, marksDirty, ops, views)) { /* all at once */ }
+    if (ops.length) this.dp.transaction((tx) => { for (const op of ops) op(tx); });
+    return views;
+  }
+
+  /** Fills ops (data-plane calls) and views for the changed services; yields after each service. */
+  private *serviceOps(next: ConfigState, dirty: Set<string>, marksDirty: boolean, ops: ((tx: Transaction) => void)[], views: Map<string, DpService | undefined>): Generator<void> {
     const flush = next.services.size === 0 && this.applied.size > 0 && [...this.applied.keys()].every((k) => dirty.has(k));
     if (flush) ops.push((tx) => tx.flush());
     for (const k of dirty) {
@@ -186,10 +199,9 @@ export class ConfigModel {
       const view = s ? dpView(s, this.health.get(k), this.sorry.get(k)) : undefined;
       if (!flush) diffService(this.applied.get(k), view, ops);
       views.set(k, view);
+      yield;
     }
     if (marksDirty && JSON.stringify(next.marks) !== JSON.stringify(this.current.marks)) markOps(next.marks, ops);
-    if (ops.length) this.dp.transaction((tx) => { for (const op of ops) op(tx); });
-    return views;
   }
 
   private async runLinkHooks(prev: ConfigState, next: ConfigState): Promise<void> {
@@ -245,6 +257,11 @@ export class ConfigModel {
 
   /** Re-applies one service's data-plane view (health or sorry server changed). */
   private refresh(k: string): void {
+    if (this.dp.busy) {
+      // A big change is being applied in slices: this one follows it.
+      this.serial(async () => this.refresh(k)).catch((e) => this.log.warn({ err: e, service: k }, "service refresh failed"));
+      return;
+    }
     const views = this.applyServices(this.current, new Set([k]), false);
     for (const [key, v] of views) if (v) this.applied.set(key, v);
   }

@@ -189,9 +189,57 @@ export class DataPlane {
    * to packets at once when fn returns, or none does if it throws.
    */
   transaction(fn: (tx: Transaction) => void): void {
+    if (this.chunkedOpen) throw new WeirError("WEIR_ERR_TX_BUSY", "a configuration transaction is being applied");
     const x = this.x;
     this.check(x.txBegin(), "begin transaction");
-    const tx: Transaction = {
+    try {
+      fn(this.txOps());
+      this.check(x.txCommit(), "commit");
+    } catch (e) {
+      x.txAbort();
+      throw e;
+    } finally {
+      // The module runs AssemblyScript's minimal runtime: no collector runs
+      // inside a batch (and no shadow stack slows the hot path); garbage from
+      // configuration work is collected here, between batches.
+      x.__collect();
+    }
+  }
+
+  /** True while transactionChunked() is between its begin and its commit. */
+  get busy(): boolean { return this.chunkedOpen; }
+  private chunkedOpen = false;
+
+  /**
+   * One transaction made of many operations, applied in slices with a turn
+   * of the event loop between them (pause), so packet I/O goes on meanwhile.
+   * Safe because a transaction only writes its staged generation: batches
+   * keep reading the live one until the commit swaps it in, all at once.
+   */
+  async transactionChunked(ops: ((tx: Transaction) => void)[], pause: { due(): boolean; next(): Promise<void> }): Promise<void> {
+    if (this.chunkedOpen) throw new WeirError("WEIR_ERR_TX_BUSY", "a configuration transaction is being applied");
+    const x = this.x;
+    this.check(x.txBegin(), "begin transaction");
+    this.chunkedOpen = true;
+    try {
+      const tx = this.txOps();
+      for (const op of ops) {
+        op(tx);
+        if (pause.due()) await pause.next();
+      }
+      this.check(x.txCommit(), "commit");
+    } catch (e) {
+      x.txAbort();
+      throw e;
+    } finally {
+      this.chunkedOpen = false;
+      x.__collect();
+    }
+  }
+
+  private txOps(): Transaction {
+    const x = this.x;
+    return {
       addService: (k, s) => { this.writeService(k, s); this.check(x.svcCall(0), "add service"); },
       editService: (k, s) => { this.writeService(k, s); this.check(x.svcCall(1), "edit service"); },
       deleteService: (k) => { this.writeService(k); this.check(x.svcCall(2), "delete service"); },
@@ -209,18 +257,6 @@ export class DataPlane {
       },
       clearMarkRules: () => { this.check(x.markRulesClear(), "clear mark rules"); },
     };
-    try {
-      fn(tx);
-      this.check(x.txCommit(), "commit");
-    } catch (e) {
-      x.txAbort();
-      throw e;
-    } finally {
-      // The module runs AssemblyScript's minimal runtime: no collector runs
-      // inside a batch (and no shadow stack slows the hot path); garbage from
-      // configuration work is collected here, between batches.
-      x.__collect();
-    }
   }
 
   serviceCount(): number { return this.x.serviceCount(); }

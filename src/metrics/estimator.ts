@@ -27,6 +27,7 @@
 
 import type { Counters, ServiceKey } from "../dataplane/dataplane.js";
 import { logger, type Logger } from "../log.js";
+import { Yielder } from "../config/yield.js";
 import { serviceText, destText, type Target, type TargetDest } from "./labels.js";
 
 export type { Target, TargetDest } from "./labels.js";
@@ -168,9 +169,9 @@ export class Estimator {
     if (this.timer) return;
     const arm = () => {
       const delay = this.due === undefined ? 0 : Math.max(0, this.due - this.now());
-      this.timer = setTimeout(() => {
+      this.timer = setTimeout(async () => {
         try {
-          this.tick(this.now());
+          await this.tickSliced(this.now());
         } catch (e) {
           this.log.error({ err: e }, "rate estimation failed");
         }
@@ -181,6 +182,25 @@ export class Estimator {
     arm();
   }
 
+  /**
+   * tick() for the timer: with 100 k real servers a pass reads 100 k
+   * counters (~1 s here), so it goes in slices with event-loop turns between
+   * them and packet I/O is not held up. IPVS spreads its estimators over
+   * time for the same reason (ip_vs_est kthreads).
+   */
+  private async tickSliced(nowMs: number): Promise<void> {
+    if (this.due !== undefined && nowMs < this.due) return;
+    const pause = new Yielder();
+    const seen = new Set<string>();
+    for (const _ of this.pass(seen)) if (pause.due()) await pause.next();
+    this.forgetUnseen(seen);
+    if (this.due === undefined) this.due = nowMs + ESTIMATION_INTERVAL_MS;
+    else {
+      this.due += ESTIMATION_INTERVAL_MS;
+      if (this.due <= this.now()) this.due = this.now() + ESTIMATION_INTERVAL_MS;
+    }
+  }
+
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -189,14 +209,24 @@ export class Estimator {
   /** One pass over every target (estimation_timer / ip_vs_chain_estimation). */
   private estimate(): void {
     const seen = new Set<string>();
+    for (const _ of this.pass(seen)) { /* all at once */ }
+    this.forgetUnseen(seen);
+  }
+
+  /** Estimates every target, yielding after each service. */
+  private *pass(seen: Set<string>): Generator<void> {
     for (const t of this.targets()) {
       const svc = serviceText(t.service);
       this.visit(stateKey(svc), seen, () => this.source.serviceStats(t.service));
       for (const d of t.dests) {
         this.visit(stateKey(svc, destText(d)), seen, () => this.source.destStats(t.service, d));
       }
+      yield;
     }
-    // Targets gone from the configuration: ip_vs_stop_estimator.
+  }
+
+  /** Targets gone from the configuration: ip_vs_stop_estimator. */
+  private forgetUnseen(seen: Set<string>): void {
     for (const k of this.ests.keys()) if (!seen.has(k)) this.ests.delete(k);
   }
 

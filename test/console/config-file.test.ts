@@ -69,8 +69,8 @@ describe("config files", () => {
     t.model.schedulerAvailable("rr");
     t.model.schedulerAvailable("wrr");
     let commits = 0;
-    const tx = t.dp.transaction.bind(t.dp);
-    t.dp.transaction = (fn) => { commits++; tx(fn); };
+    const tx = t.dp.transactionChunked.bind(t.dp);
+    t.dp.transactionChunked = (ops, pause) => { commits++; return tx(ops, pause); };
     expect(await t.con.loadConfig(file)).toEqual({ ok: true, lines: 10 });
     expect(commits).toBe(1);
     expect((await t.run("show running-config")).split("\n")).toEqual([

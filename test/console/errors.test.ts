@@ -135,10 +135,10 @@ describe("error replies", () => {
     const t = await appliance();
     const before = await snapshot(t);
     // A valid-looking change the data plane rejects at commit: the model must not move.
-    const tx = t.dp.transaction.bind(t.dp);
-    t.dp.transaction = () => { throw new Error("table full"); };
+    const tx = t.dp.transactionChunked.bind(t.dp);
+    t.dp.transactionChunked = async () => { throw new Error("table full"); };
     expect(await t.run("ipvsadm -A -t 198.18.100.6:80 -s rr")).toBe("error: internal error: table full");
-    t.dp.transaction = tx;
+    t.dp.transactionChunked = tx;
     expect(await snapshot(t)).toBe(before);
   });
 });

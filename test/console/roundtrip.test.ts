@@ -103,8 +103,8 @@ describe("ipvsadm -S / -C / -R", () => {
     t.model.schedulerAvailable("rr");
     t.model.schedulerAvailable("wrr");
     let commits = 0;
-    const tx = t.dp.transaction.bind(t.dp);
-    t.dp.transaction = (fn) => { commits++; tx(fn); };
+    const tx = t.dp.transactionChunked.bind(t.dp);
+    t.dp.transactionChunked = (ops, pause) => { commits++; return tx(ops, pause); };
     const rules = ["-A -t 198.18.100.1:80 -s rr", "-a -t 198.18.100.1:80 -r 198.19.0.11:80 -m -w 1", "-A -u 198.18.100.1:53 -s wrr -p 300", "-a -u 198.18.100.1:53 -r 198.19.0.12:53 -g -w 2"];
     expect(await t.run("ipvsadm -R", `${rules.join("\n")}\n`)).toBe("");
     expect(commits).toBe(1);

@@ -263,5 +263,21 @@ describe("Estimator: clock and targets", () => {
       expect(est.rates(SVC).inpps).toBe(342);
       expect(vi.getTimerCount()).toBe(0);
     });
+
+    it("a pass over many targets goes in slices: the event loop gets turns during it", async () => {
+      const src = new FakeSource();
+      const dests: TargetDest[] = Array.from({ length: 40 }, (_, i) => ({ addr: `198.19.${i >> 8}.${i & 255}`, port: 80, fwd: "nat" }));
+      const targets: Target[] = Array.from({ length: 2000 }, (_, s) => ({ service: { proto: "tcp", addr: `198.18.${s >> 8}.${s & 255}`, port: 80 }, dests }));
+      // Slow counters (~0.2 ms a service), as with 100 k real servers.
+      const slow = new Proxy(src, { get: (t, k) => (k === "serviceStats" ? (key: ServiceKey) => { const end = performance.now() + 0.2; while (performance.now() < end); return t.serviceStats(key); } : Reflect.get(t, k)) });
+      const est = new Estimator({ source: slow, targets: () => targets, log: silent });
+      let turns = 0;
+      const ticker = setInterval(() => { turns++; }, 1);
+      est.start();
+      await new Promise((r) => setTimeout(r, 600));
+      est.stop();
+      clearInterval(ticker);
+      expect(turns).toBeGreaterThan(20); // one 400 ms pass all at once would allow ~1-2
+    });
   });
 });

@@ -12,6 +12,7 @@ import { tokenize } from "../tokenize.js";
 import { ok, type Reply } from "../types.js";
 import { listAll, listConnections, saveRules, serviceEntry, timeoutLine, title, type ListDest, type ListService, type Rates, type RuleService } from "./format.js";
 import { parseIpvsadm, type Parsed } from "./parse.js";
+import { Yielder } from "../../config/yield.js";
 
 const CHANGES = new Set(["A", "E", "D", "C", "a", "e", "d", "set"]);
 
@@ -35,13 +36,19 @@ function stageParsed(p: Parsed, d: Draft): void {
   }
 }
 
-/** ipvsadm -R: each line of input is an ipvsadm command line; all become one change. */
-function stageRestore(input: string, d: Draft): void {
-  input.split(/\r?\n/).forEach((line, i) => {
+/**
+ * ipvsadm -R: each line of input is an ipvsadm command line; all become one
+ * change. A big input is staged in slices, with event-loop turns between
+ * them, so forwarding goes on meanwhile.
+ */
+async function stageRestore(input: string, d: Draft): Promise<void> {
+  const lines = input.split(/\r?\n/);
+  const pause = new Yielder();
+  for (let i = 0; i < lines.length; i++) {
     try {
-      let words = tokenize(line);
+      let words = tokenize(lines[i]);
       if (words[0] === "ipvsadm") words = words.slice(1);
-      if (words.length === 0) return;
+      if (words.length === 0) continue;
       const p = parseIpvsadm(words);
       if (!CHANGES.has(p.cmd)) fail("NOT_A_RULE", `'${words[0]}' is not a rule`);
       stageParsed(p, d);
@@ -49,7 +56,8 @@ function stageRestore(input: string, d: Draft): void {
       if (e instanceof WeirError) throw new WeirError(e.code, `line ${i + 1}: ${e.message}`);
       throw e;
     }
-  });
+    if (pause.due()) await pause.next();
+  }
 }
 
 function bits(names: string[] | undefined): number {
