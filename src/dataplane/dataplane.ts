@@ -126,6 +126,8 @@ export class DataPlane {
   }
   private view(): DataView { this.refreshScratch(); return this.scratchView!; }
   private bytes(off: number, len: number): Uint8Array { this.refreshScratch(); return this.scratchBytes!.subarray(off, off + len); }
+  /** Zeroes scratch bytes [off, off + len) without making a view. */
+  private zero(off: number, len: number): void { this.refreshScratch(); this.scratchBytes!.fill(0, off, off + len); }
 
   private check(rc: number, what: string): void {
     if (rc < 0) throw controlError(this.str(this.x.errorName(rc)), what);
@@ -133,15 +135,14 @@ export class DataPlane {
 
   private putAddr(off: number, text: string): Family {
     const a = parseAddr(text);
-    const b = this.bytes(off, 16);
-    b.fill(0);
-    b.set(a.bytes);
+    this.zero(off, 16);
+    this.scratchBytes!.set(a.bytes, off);
     return a.af;
   }
 
   private writeService(key: ServiceKey, spec?: ServiceSpec): void {
     const v = this.view();
-    this.bytes(0, 64).fill(0);
+    this.zero(0, 64);
     if ("fwmark" in key) {
       if (!Number.isInteger(key.fwmark) || key.fwmark < 1 || key.fwmark > 0xffffffff) throw new WeirError("WEIR_ERR_BAD_FWMARK", `bad firewall mark: ${key.fwmark}`);
       v.setUint8(SCRATCH.svAf, key.af ?? 4);
@@ -173,7 +174,7 @@ export class DataPlane {
 
   private writeDest(d: Pick<DestSpec, "addr" | "port"> & Partial<DestSpec>): void {
     const v = this.view();
-    this.bytes(64, 32).fill(0);
+    this.zero(64, 32);
     v.setUint8(SCRATCH.dsAf, this.putAddr(SCRATCH.dsAddr, d.addr));
     v.setUint8(SCRATCH.dsFwd, FWD[d.fwd ?? "nat"]);
     const port = d.port ?? 0;
@@ -273,8 +274,11 @@ export class DataPlane {
     this.check(this.x.destStats(), "real server stats");
     const v = this.view();
     const flags = v.getUint32(SCRATCH.resDFlags, true);
+    const r = SCRATCH.res;
+    // Spelled out rather than spreading readCounters(): the rate estimator calls this for every real server.
     return {
-      ...this.readCounters(),
+      conns: v.getBigUint64(r, true), inpkts: v.getBigUint64(r + 8, true), outpkts: v.getBigUint64(r + 16, true),
+      inbytes: v.getBigUint64(r + 24, true), outbytes: v.getBigUint64(r + 32, true),
       activeconns: v.getInt32(SCRATCH.resActive, true),
       inactconns: v.getInt32(SCRATCH.resInact, true),
       persistconns: v.getInt32(SCRATCH.resPersist, true),

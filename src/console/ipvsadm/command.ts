@@ -19,7 +19,11 @@ const CHANGES = new Set(["A", "E", "D", "C", "a", "e", "d", "set"]);
 /** Applies one parsed change to a draft. */
 function stageParsed(p: Parsed, d: Draft): void {
   const svc = p.svc!;
-  const dest = () => ({ ...p.dest!, fwd: p.fwd, weight: p.weight, uThreshold: p.uThreshold, lThreshold: p.lThreshold });
+  // Spelled out rather than spread: a spread here cost ~2.7 µs a line in a 110 k-line -R.
+  const dest = () => {
+    const a = p.dest!;
+    return { af: a.af, addr: a.addr, port: a.port, fwd: p.fwd, weight: p.weight, uThreshold: p.uThreshold, lThreshold: p.lThreshold };
+  };
   switch (p.cmd) {
     case "A":
     case "E": {
