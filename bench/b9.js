@@ -162,7 +162,7 @@ export async function run({ runs }) {
     return [
       { ...result("B9", `apply 10 k services × 10 real servers (ipvsadm -R, ${nlines} lines in ${files.length} request(s) to the control socket) while traffic flows: wall time of the \`weir ctl\` runs (lower is better; target ≤ 1000 ms)`, "ms", rows.apply, 0),
         note: files.length === 1
-          ? `the ${(nlines / 1e3).toFixed(0)} k-line file goes as one \`ipvsadm -R\`, one transaction; the data plane shares the supervisor's thread, so forwarding pauses while it applies (see the stall row)`
+          ? `the ${(nlines / 1e3).toFixed(0)} k-line file goes as one \`ipvsadm -R\`, one transaction, staged and applied in slices with event-loop turns between them so forwarding goes on (see the loss and stall rows)`
           : `the ${(nlines / 1e3).toFixed(0)} k-line file exceeds the control socket's request limit: it is applied as ${files.length} consecutive -R requests, each its own transaction` },
       result("B9", "the same `weir ctl` process with a one-line command (Node start + connect: part of the time above)", "ms", rows.cli, 0),
       result("B9", `UDP requests lost during the switch (${UDP_RATE}/s for ${LOAD_MS / 1000} s through a NAT service; lower is better, target 0)`, "requests", rows.lost, 0),
