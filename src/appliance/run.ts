@@ -13,7 +13,8 @@ import { startSerialConsole, consoleBanner, type SerialConsole } from "../consol
 import { HealthMonitor } from "../health/monitor.js";
 import { healthCommand } from "../health/command.js";
 import { Estimator } from "../metrics/estimator.js";
-import { renderMetrics } from "../metrics/prometheus.js";
+import { renderMetricsSliced } from "../metrics/prometheus.js";
+import { Yielder } from "../config/yield.js";
 import { MetricsServer } from "../metrics/server.js";
 import { logger } from "../log.js";
 import { statsSnapshot } from "./stats.js";
@@ -167,10 +168,10 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
       const { host, port } = parseHostPort(opts.metrics);
       const server = new MetricsServer(() => {
         const health = healthIndex(model, monitor); // once per scrape: real servers may number 100 k
-        return renderMetrics({
+        return renderMetricsSliced({
           dp, targets: () => model.targets(), rates, links: () => io?.stats() ?? [],
           health: (svc, dest) => health.get(`${keyText(svc)} ${dest.addr} ${dest.port ?? ""}`) ?? health.get(`${keyText(svc)} ${dest.addr} `),
-        });
+        }, new Yielder());
       });
       const addr = await server.listen(host, port);
       closers.push(() => server.close());

@@ -5,7 +5,7 @@
 import { describe, it, expect, beforeAll } from "vitest";
 import { spawnSync } from "node:child_process";
 import pino from "pino";
-import { Exposition, renderMetrics, formatValue } from "../../src/metrics/prometheus.js";
+import { Exposition, renderMetrics, renderMetricsSliced, formatValue } from "../../src/metrics/prometheus.js";
 import { Estimator, type Target } from "../../src/metrics/estimator.js";
 import type { ServiceKey } from "../../src/dataplane/dataplane.js";
 import { makeAppliance, type Appliance, CLIENT, CLIENT_MAC, LB0_MAC, LB1_MAC, RS, RS_MAC, VIP } from "../helpers/appliance.js";
@@ -262,5 +262,35 @@ weir_connections{family="ipv6"} 0
     ctx.skip(!PROMTOOL, NO_PROMTOOL);
     expect(promtoolCheck(t)).toEqual({ status: 0, output: "" });
   });
+  });
+});
+
+describe("big configurations", () => {
+  it("writes a family of 300 k series (spreading them into one push() overflowed the stack)", () => {
+    const x = new Exposition(false);
+    x.declare("weir_big_total", "counter", "h");
+    for (let i = 0; i < 300_000; i++) x.add("weir_big_total", { i: String(i) }, i);
+    const text = x.text();
+    expect(text.split("\n").length).toBe(300_000 + 3);
+    expect(text).toContain('weir_big_total{i="299999"} 299999');
+  });
+
+  it("renderMetricsSliced gives the event loop turns while it reads many real servers, and writes what renderMetrics writes", async () => {
+    const a = await makeAppliance();
+    const dests = Array.from({ length: 200 }, (_, i) => ({ addr: `198.19.${i >> 8}.${(i & 255) + 1}`, port: 80, fwd: "nat" as const }));
+    const services: ServiceKey[] = Array.from({ length: 60 }, (_, s) => ({ proto: "tcp", addr: `198.18.120.${s}`, port: 80 }));
+    a.dp.transaction((tx) => {
+      for (const svc of services) {
+        tx.addService(svc, { scheduler: "rr" });
+        for (const d of dests) tx.addDest(svc, d);
+      }
+    });
+    const targets = () => services.map((service) => ({ service, dests }));
+    let turns = 0;
+    const pause = { due: () => true, next: async () => { turns++; await new Promise((r) => setImmediate(r)); } };
+    const sliced = await renderMetricsSliced({ dp: a.dp, targets, log: silent }, pause);
+    expect(turns).toBe(60);
+    expect(sliced).toBe(renderMetrics({ dp: a.dp, targets, log: silent }));
+    expect(sliced.match(/^weir_real_server_connections_total\{/gm)?.length).toBe(60 * 200);
   });
 });
