@@ -127,7 +127,7 @@ export class IpvsadmCommand implements CommandHandler {
       case "v":
         return ok("ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)");
       default:
-        return ok(this.list(p).join("\n"));
+        return ok((await this.list(p)).join("\n"));
     }
   }
 
@@ -137,14 +137,26 @@ export class IpvsadmCommand implements CommandHandler {
     return v;
   }
 
-  private list(p: Parsed): string[] {
+  private async list(p: Parsed): Promise<string[]> {
     const { model } = this.env;
     if (p.connections) return listConnections(model.dp.connections(this.env.now()));
     if (p.timeout) return [timeoutLine(model.dp.getTimeouts())];
     if (p.daemon) return [];
     if (p.format.rate) this.env.rates.start?.();
     if (p.svc) return [...title(p.format), ...serviceEntry(this.listService(this.findView(p.svc), p.format.nosort), p.format)];
-    const all = model.dataPlaneServices(!p.format.nosort).map((v) => this.listService(v, p.format.nosort));
+    // 10 k services × 10 real servers take ~1 s to read: in slices, so forwarding goes on.
+    const pause = new Yielder();
+    const all: ListService[] = [];
+    for (const v of model.dataPlaneServices(!p.format.nosort)) {
+      // A change committed between two slices may have removed this service: it is left out.
+      if (!model.state.services.has(svcKeyText(v.key))) continue;
+      try {
+        all.push(this.listService(v, p.format.nosort));
+      } catch (e) {
+        if (!(e instanceof WeirError)) throw e;
+      }
+      if (pause.due()) await pause.next();
+    }
     return listAll(model.dp.connTableSize(), all, p.format);
   }
 
