@@ -153,6 +153,15 @@ export function poll(handles: readonly Handle[], timeoutMs: number): Handle[];
  */
 export function pollAsync(handles: readonly Handle[], timeoutMs: number): Promise<Handle[]>;
 
+/**
+ * Watches handle on this thread's own event loop (a libuv poll handle on a
+ * duplicate of its descriptor): callback(handle) runs whenever it is
+ * readable (level-triggered), with no thread in between. Returns a watch id.
+ */
+export function watch(handle: Handle, callback: (handle: Handle) => void): number;
+/** Stops a watch; false if there was none. */
+export function unwatch(watchId: number): boolean;
+
 /** An eventfd handle: wake(handle) from any thread makes a poll that includes it return. */
 export function wakerOpen(): Handle;
 export function wake(handle: Handle): void;

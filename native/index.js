@@ -40,6 +40,8 @@ export const {
   tapOpen,
   tapRead,
   tapWrite,
+  watch,
+  unwatch,
 } = addon;
 
 /** TAP handles close like any other handle. */

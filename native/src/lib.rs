@@ -12,6 +12,7 @@ mod ring;
 mod sys;
 mod table;
 mod tap;
+mod watch;
 
 use napi::{napi_callback_info, napi_env, napi_value, Env, JsResult};
 use std::ffi::c_void;
@@ -50,6 +51,8 @@ exports! {
     "tapOpen" => tap::js_tap_open,
     "tapRead" => tap::js_tap_read,
     "tapWrite" => tap::js_tap_write,
+    "watch" => watch::js_watch,
+    "unwatch" => watch::js_unwatch,
 }
 
 /// Node calls this once per environment (the main thread and each worker).

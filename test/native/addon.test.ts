@@ -68,4 +68,42 @@ describe("native addon", () => {
     expect(native.VIRTIO_NET_HDR).toMatchObject({ SIZE: 10, F_NEEDS_CSUM: 1, GSO_TCPV4: 1 });
     expect(native.tapClose).toBe(native.close);
   });
+
+  it("watches a handle on this thread's event loop: a call per readiness, microtasks run, none after unwatch or close", async () => {
+    const w = native.wakerOpen();
+    const seen: number[] = [];
+    let microtasks = 0;
+    const id = native.watch(w, (h) => {
+      seen.push(h);
+      native.poll([w], 0); // drains the waker: readiness ends
+      void Promise.resolve().then(() => { microtasks++; });
+    });
+    const tick = () => new Promise((r) => setTimeout(r, 30));
+    try {
+      await tick();
+      expect(seen).toEqual([]); // nothing to read yet
+      for (let i = 0; i < 3; i++) {
+        native.wake(w);
+        await tick();
+      }
+      expect(seen).toEqual([w, w, w]);
+      expect(microtasks).toBe(3);
+      expect(native.unwatch(id)).toBe(true);
+      expect(native.unwatch(id)).toBe(false);
+      native.wake(w);
+      await tick();
+      expect(seen).toHaveLength(3);
+      native.poll([w], 0);
+      // Closing the handle under a watch is safe (the watch holds a duplicate descriptor) until unwatched.
+      const id2 = native.watch(w, () => { seen.push(-1); });
+      native.close(w);
+      await tick();
+      expect(seen).toHaveLength(3);
+      expect(native.unwatch(id2)).toBe(true);
+      expect(errorOf(() => native.watch(w, () => {}))?.code).toBe("WEIR_ERR_BAD_HANDLE");
+      expect(errorOf(() => native.watch(12345678, () => {}))?.code).toBe("WEIR_ERR_BAD_HANDLE");
+    } finally {
+      try { native.close(w); } catch { /* closed above */ }
+    }
+  });
 });
