@@ -14,7 +14,7 @@ import net from "node:net";
 import readline from "node:readline";
 import type { Reply } from "../types.js";
 import { decodeReply, encodeRequest, LineSplitter, MAX_REQUEST_BYTES, type CtlRequest } from "./framing.js";
-import { DEFAULT_CTL_PATH } from "./socket.js";
+import { DEFAULT_CTL_PATH } from "./defaults.js";
 import { isExit } from "./execute.js";
 
 export const EXIT_OK = 0;

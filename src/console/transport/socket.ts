@@ -20,7 +20,9 @@ import type { Interpreter } from "../types.js";
 import { decodeRequest, encodeReply, LineSplitter, MAX_REQUEST_BYTES } from "./framing.js";
 import { executeLine, isExit } from "./execute.js";
 
-export const DEFAULT_CTL_PATH = "/run/weir/ctl.sock";
+import { DEFAULT_CTL_PATH } from "./defaults.js";
+
+export { DEFAULT_CTL_PATH };
 
 export interface CtlServerOptions {
   /** Socket path (default DEFAULT_CTL_PATH). Its directory is created (0755) if missing. */

@@ -17,7 +17,8 @@ import { DEFAULT_TOKEN_FILE } from "./token.js";
 import { WS_PATH } from "./ws.js";
 import { isExit } from "./execute.js";
 
-export const DEFAULT_CONSOLE_URL = "ws://127.0.0.1:8443";
+import { DEFAULT_CONSOLE_URL } from "./defaults.js";
+export { DEFAULT_CONSOLE_URL };
 
 export interface RunConsoleOptions {
   /** ws://HOST:PORT or wss://HOST:PORT (the /ws path is added when missing). */
