@@ -46,7 +46,8 @@ struct Watch {
     fd: c_int,
     func: napi::napi_ref,
     ctx: NapiAsyncContext,
-    handle: Vec<u8>,
+    /** The uv_poll_t, as u64s so it is pointer-aligned. */
+    handle: Vec<u64>,
 }
 
 struct Registry {
@@ -119,7 +120,7 @@ pub fn js_watch(env: Env, a: &[napi_value]) -> JsResult<napi_value> {
             sys::close(dup);
             return Err(JsError::arg("watch: a Node-API call failed"));
         }
-        let mut w = Box::new(Watch { env: env.0, id, fd: dup, func: r, ctx, handle: vec![0u8; uv_handle_size(UV_POLL)] });
+        let mut w = Box::new(Watch { env: env.0, id, fd: dup, func: r, ctx, handle: vec![0u64; uv_handle_size(UV_POLL).div_ceil(8)] });
         let hp = w.handle.as_mut_ptr() as *mut c_void;
         let rc = uv_poll_init(lp, hp, dup);
         if rc != 0 {
