@@ -15,7 +15,7 @@ import { dpView, diffService, markOps, planNet, runNet, type DestHealth, type Dp
 import { fail } from "./errors.js";
 import { compareDest, compareSvc, destKeyText, parseAddrPort, parseSvcKey, svcKeyId, svcKeyOption, svcKeyText, toDpKey, type SvcKey } from "./keys.js";
 import { readHostLink } from "./sysfs.js";
-import { Yielder } from "./yield.js";
+import { sliced, unsliced, Yielder } from "./yield.js";
 import { emptyState, schedFlagNames, type ConfigState, type DestConf, type LinkConf } from "./state.js";
 
 export type { HealthMode };
@@ -154,7 +154,7 @@ export class ConfigModel {
       const pause = new Yielder();
       views = new Map();
       const ops: ((tx: Transaction) => void)[] = [];
-      for (const _ of this.serviceOps(next, d.dirty, d.marksDirty, ops, views)) if (pause.due()) await pause.next();
+      await sliced(this.serviceOps(next, d.dirty, d.marksDirty, ops, views), pause);
       if (ops.length) await this.dp.transactionChunked(ops, pause);
     } catch (e) {
       undoNet();
@@ -185,7 +185,7 @@ export class ConfigModel {
   private applyServices(next: ConfigState, dirty: Set<string>, marksDirty: boolean): Map<string, DpService | undefined> {
     const ops: ((tx: Transaction) => void)[] = [];
     const views = new Map<string, DpService | undefined>();
-    for (const _ of this.serviceOps(next, dirty, marksDirty, ops, views)) { /* all at once */ }
+    unsliced(this.serviceOps(next, dirty, marksDirty, ops, views));
     if (ops.length) this.dp.transaction((tx) => { for (const op of ops) op(tx); });
     return views;
   }

@@ -27,3 +27,20 @@ export class Yielder {
     if (this.due()) await this.next();
   }
 }
+
+/** What sliced work needs of a Yielder (tests pass their own). */
+export interface Pause {
+  due(): boolean;
+  next(): Promise<void>;
+}
+
+/** Runs steps (a generator yielding after each unit of work) to the end, with a turn whenever pause is due. */
+export async function sliced(steps: Iterable<unknown>, pause: Pause): Promise<void> {
+  for (const _ of steps) if (pause.due()) await pause.next();
+}
+
+/** Runs steps to the end at once. */
+export function unsliced(steps: Iterable<unknown>): void {
+  for (const _ of steps) { /* each step did its work */ }
+}
+

@@ -9,25 +9,7 @@ export interface ParsedAddr { af: Family; bytes: Uint8Array; }
 
 const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
-/**
- * Parsed addresses, by text: control calls parse the same few hundred
- * thousand addresses over and over (every -R line, every rate estimation of
- * every real server). Bounded: cleared when full. Callers must not write
- * into the bytes they get.
- */
-const parsed = new Map<string, ParsedAddr>();
-const PARSED_MAX = 1 << 18;
-
 export function parseAddr(text: string): ParsedAddr {
-  let p = parsed.get(text);
-  if (p) return p;
-  p = parseAddrText(text);
-  if (parsed.size >= PARSED_MAX) parsed.clear();
-  parsed.set(text, p);
-  return p;
-}
-
-function parseAddrText(text: string): ParsedAddr {
   // Plain dotted quads (nearly every address in a big ipvsadm -R) skip the
   // general parser and its garbage.
   const m = DOTTED_QUAD.exec(text);

@@ -119,7 +119,8 @@ export class ApplianceImage {
       if (part.size > room) fail("IMAGE_TOO_BIG", `${file}: slot image of ${part.size} bytes does not fit slot ${target} (${room} bytes)`);
       // The target slot is no longer bootable while it is rewritten.
       const next = planUpgrade(current, target, b.manifest.version);
-      await writeState(this.layout.stateDir, { ...current, good: { ...current.good, [target]: false }, tries: { ...current.tries, [target]: 0 }, version: { ...current.version, [target]: "" } });
+      const unbootable = planMarkBad(current, target);
+      await writeState(this.layout.stateDir, { ...unbootable, version: { ...unbootable.version, [target]: "" } });
       const digest = await writeDevice(openPart(file, part), device);
       if (digest !== part.sha256) fail("BUNDLE_CORRUPT", `${file}: changed while it was written (slot ${target} left unbootable)`);
       const state = await writeState(this.layout.stateDir, next);

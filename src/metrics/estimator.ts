@@ -27,7 +27,7 @@
 
 import type { Counters, ServiceKey } from "../dataplane/dataplane.js";
 import { logger, type Logger } from "../log.js";
-import { Yielder } from "../config/yield.js";
+import { sliced, unsliced, Yielder } from "../config/yield.js";
 import { serviceText, destText, type Target, type TargetDest } from "./labels.js";
 
 export type { Target, TargetDest } from "./labels.js";
@@ -143,16 +143,20 @@ export class Estimator {
    * 2 s have passed since the last one was due. Returns whether one ran.
    */
   tick(nowMs: number): boolean {
-    if (this.due === undefined) {
-      this.estimate();
-      this.due = nowMs + ESTIMATION_INTERVAL_MS;
-      return false;
-    }
-    if (nowMs < this.due) return false;
+    if (this.due !== undefined && nowMs < this.due) return false;
+    const first = this.due === undefined;
     this.estimate();
-    this.due += ESTIMATION_INTERVAL_MS;
-    if (this.due <= nowMs) this.due = nowMs + ESTIMATION_INTERVAL_MS;
-    return true;
+    this.schedule(nowMs);
+    return !first;
+  }
+
+  /** The next estimation's time after one that ran at nowMs: 2 s on, or from now when a period fell behind. */
+  private schedule(nowMs: number): void {
+    if (this.due === undefined) this.due = nowMs + ESTIMATION_INTERVAL_MS;
+    else {
+      this.due += ESTIMATION_INTERVAL_MS;
+      if (this.due <= nowMs) this.due = nowMs + ESTIMATION_INTERVAL_MS;
+    }
   }
 
   /**
@@ -190,15 +194,11 @@ export class Estimator {
    */
   private async tickSliced(nowMs: number): Promise<void> {
     if (this.due !== undefined && nowMs < this.due) return;
-    const pause = new Yielder();
     const seen = new Set<string>();
-    for (const _ of this.pass(seen)) if (pause.due()) await pause.next();
+    await sliced(this.pass(seen), new Yielder());
     this.forgetUnseen(seen);
-    if (this.due === undefined) this.due = nowMs + ESTIMATION_INTERVAL_MS;
-    else {
-      this.due += ESTIMATION_INTERVAL_MS;
-      if (this.due <= this.now()) this.due = this.now() + ESTIMATION_INTERVAL_MS;
-    }
+    // A late pass is judged against the time it ended (it may have taken a while).
+    this.schedule(this.due === undefined ? nowMs : this.now());
   }
 
   stop(): void {
@@ -209,7 +209,7 @@ export class Estimator {
   /** One pass over every target (estimation_timer / ip_vs_chain_estimation). */
   private estimate(): void {
     const seen = new Set<string>();
-    for (const _ of this.pass(seen)) { /* all at once */ }
+    unsliced(this.pass(seen));
     this.forgetUnseen(seen);
   }
 

@@ -17,6 +17,7 @@ import { WeirError } from "../dataplane/errors.js";
 import { logger, type Logger } from "../log.js";
 import type { Rates } from "./estimator.js";
 import { serviceText, destText, type Target, type TargetDest } from "./labels.js";
+import { sliced, unsliced, type Pause } from "../config/yield.js";
 
 export type MetricType = "counter" | "gauge";
 export type LabelSet = Record<string, string>;
@@ -179,7 +180,7 @@ const LINK_EVENTS: [string, string][] = [
 /** Reads every counter once and writes the exposition text. */
 export function renderMetrics(src: MetricsSource): string {
   const x = new Exposition(false);
-  for (const _ of collect(src, x)) { /* all at once */ }
+  unsliced(collect(src, x));
   return x.text();
 }
 
@@ -188,9 +189,9 @@ export function renderMetrics(src: MetricsSource): string {
  * reads 100 k counters and writes ~1.6 M lines (seconds of work), so it goes
  * in slices with event-loop turns between them and forwarding goes on.
  */
-export async function renderMetricsSliced(src: MetricsSource, pause: { due(): boolean; next(): Promise<void> }): Promise<string> {
+export async function renderMetricsSliced(src: MetricsSource, pause: Pause): Promise<string> {
   const x = new Exposition(false);
-  for (const _ of collect(src, x)) if (pause.due()) await pause.next();
+  await sliced(collect(src, x), pause);
   return x.text();
 }
 
