@@ -51,6 +51,8 @@ export interface RxOptions {
   cbpf?: Uint8Array;
   /** PACKET_VNET_HDR: a virtio_net_hdr precedes every frame. */
   vnetHdr?: boolean;
+  /** sock_filter[] (8 bytes each) attached with SO_ATTACH_FILTER before the socket is bound: frames it rejects never reach the ring. */
+  filter?: Uint8Array;
   /** Fill tp_rxhash (TP_FT_REQ_FILL_RXHASH). Default false. */
   rxhash?: boolean;
   /** PACKET_IGNORE_OUTGOING: do not see frames sent on the link (ours included). Default true. */
@@ -136,6 +138,8 @@ export function kickTx(handle: Handle): number;
 
 /** PACKET_STATISTICS since the previous call (the kernel resets them on read). */
 export function stats(handle: Handle): RingStats;
+/** Replaces an RX ring's socket filter (SO_ATTACH_FILTER; the kernel swaps it atomically). */
+export function setFilter(handle: Handle, program: Uint8Array): void;
 
 /** Unmaps (from Wasm memory: zero pages put back) and closes. */
 export function close(handle: Handle): void;

@@ -32,6 +32,7 @@ export const {
   mapSeparate,
   kickTx,
   stats,
+  setFilter,
   close,
   poll,
   pollAsync,

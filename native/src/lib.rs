@@ -43,6 +43,7 @@ exports! {
     "mapSeparate" => ring::js_map_separate,
     "kickTx" => ring::js_kick_tx,
     "stats" => ring::js_stats,
+    "setFilter" => ring::js_set_filter,
     "close" => ring::js_close,
     "poll" => poll::js_poll,
     "pollAsync" => poll::js_poll_async,
@@ -60,6 +61,7 @@ exports! {
 pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_value) -> napi_value {
     define_all(env, exports);
     napi::napi_add_env_cleanup_hook(env, table::env_cleanup, env as *mut c_void);
+    watch::on_env_teardown(env);
     exports
 }
 

@@ -70,6 +70,37 @@ fn fanout_mode(s: &str) -> JsResult<c_int> {
     })
 }
 
+/// A sock_filter[] program given as bytes (8 per instruction, 1 to 4096 of them).
+fn cbpf_program(env: Env, v: napi_value, what: &str) -> JsResult<Vec<u8>> {
+    let (p, len, _) = env.uint8array(v, what)?;
+    if len == 0 || len % 8 != 0 || len / 8 > 4096 {
+        return Err(JsError::arg(format!("{what} must hold 1 to 4096 sock_filter entries of 8 bytes (got {len} bytes)")));
+    }
+    Ok(unsafe { std::slice::from_raw_parts(p, len) }.to_vec())
+}
+
+const SO_ATTACH_FILTER: c_int = 26;
+
+/// SO_ATTACH_FILTER: the kernel swaps a socket's filter atomically.
+fn attach_filter(fd: c_int, prog: &[u8], on: &str) -> JsResult<()> {
+    let fprog = SockFprog { len: (prog.len() / 8) as u16, filter: prog.as_ptr() };
+    setsockopt_val(fd, sys::SOL_SOCKET, SO_ATTACH_FILTER, &fprog)
+        .map_err(|e| sys::sys_error("setsockopt(SO_ATTACH_FILTER)", &format!("{on} ({} cBPF instructions)", prog.len() / 8), e))
+}
+
+/// `setFilter(handle, program)`: replaces the socket filter of an RX ring.
+pub fn js_set_filter(env: Env, a: &[napi_value]) -> JsResult<napi_value> {
+    let id = handle_arg(env, a, 0)?;
+    let prog = cbpf_program(env, arg(a, 1, "program")?, "setFilter program")?;
+    let t = table::lock();
+    let e = t.entries.get(&id).ok_or_else(|| unknown_handle(id))?;
+    if e.kind != Kind::Rx {
+        return Err(JsError::arg(format!("setFilter: handle {id} is a {} handle, not an RX ring", e.kind.name())));
+    }
+    attach_filter(e.fd, &prog, &format!("on {}", e.ifname))?;
+    Ok(env.undefined())
+}
+
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
@@ -168,13 +199,11 @@ pub fn js_open_rx(env: Env, a: &[napi_value]) -> JsResult<napi_value> {
     };
     let fanout_flags = o.uint("fanoutFlags", Some(0), 0xf000)? as c_int;
     let cbpf = match env.opt(obj, "cbpf")? {
-        Some(v) => {
-            let (p, len, _) = env.uint8array(v, "openRx options.cbpf")?;
-            if len == 0 || len % 8 != 0 || len / 8 > 4096 {
-                return Err(JsError::arg(format!("openRx options.cbpf must hold 1 to 4096 sock_filter entries of 8 bytes (got {len} bytes)")));
-            }
-            Some(unsafe { std::slice::from_raw_parts(p, len) }.to_vec())
-        }
+        Some(v) => Some(cbpf_program(env, v, "openRx options.cbpf")?),
+        None => None,
+    };
+    let filter = match env.opt(obj, "filter")? {
+        Some(v) => Some(cbpf_program(env, v, "openRx options.filter")?),
         None => None,
     };
     if mode == 6 && cbpf.is_none() {
@@ -221,6 +250,10 @@ pub fn js_open_rx(env: Env, a: &[napi_value]) -> JsResult<napi_value> {
             e,
         )
     })?;
+    // Before bind: no frame reaches the ring unfiltered.
+    if let Some(prog) = &filter {
+        attach_filter(fd.0, prog, &on)?;
+    }
     bind_to(&fd, ifindex, sys::ETH_P_ALL, &format!("{on} (ifindex {ifindex}, ETH_P_ALL)"))?;
     if let Some(group) = fanout_group {
         let v = group | ((mode | fanout_flags) << 16);

@@ -37,6 +37,8 @@ extern "C" {
     fn uv_poll_start(h: *mut c_void, events: c_int, cb: unsafe extern "C" fn(*mut c_void, c_int, c_int)) -> c_int;
     fn uv_poll_stop(h: *mut c_void) -> c_int;
     fn uv_close(h: *mut c_void, cb: unsafe extern "C" fn(*mut c_void));
+    fn napi_add_async_cleanup_hook(env: napi_env, hook: unsafe extern "C" fn(*mut c_void, *mut c_void), arg: *mut c_void, handle: *mut *mut c_void) -> napi::napi_status;
+    fn napi_remove_async_cleanup_hook(handle: *mut c_void) -> napi::napi_status;
 }
 
 /// One watch: the uv handle's memory (its first field, `data`, points back here).
@@ -48,6 +50,17 @@ struct Watch {
     ctx: NapiAsyncContext,
     /** The uv_poll_t, as u64s so it is pointer-aligned. */
     handle: Vec<u64>,
+    /** Closed by the environment's teardown: its JS references die with it; count down `Teardown`. */
+    teardown: *mut Teardown,
+}
+
+/// An environment going away with watches still open (a worker that threw):
+/// libuv must close their handles before the loop ends, so teardown waits
+/// (an async cleanup hook) until the last one is closed.
+struct Teardown {
+    env: napi_env,
+    pending: usize,
+    hook: *mut c_void,
 }
 
 struct Registry {
@@ -87,9 +100,50 @@ unsafe extern "C" fn on_readable(h: *mut c_void, _status: c_int, _events: c_int)
 unsafe extern "C" fn on_closed(h: *mut c_void) {
     let w = Box::from_raw(*(h as *mut *mut Watch));
     sys::close(w.fd);
-    napi::napi_delete_reference(w.env, w.func);
-    napi_async_destroy(w.env, w.ctx);
+    if w.teardown.is_null() {
+        napi::napi_delete_reference(w.env, w.func);
+        napi_async_destroy(w.env, w.ctx);
+    } else {
+        let t = &mut *w.teardown;
+        t.pending -= 1;
+        if t.pending == 0 {
+            let t = Box::from_raw(w.teardown);
+            napi_remove_async_cleanup_hook(t.hook);
+        }
+    }
     drop(w);
+}
+
+/// Registers the teardown hook of an environment (once, when the addon loads in it).
+pub fn on_env_teardown(env: napi_env) {
+    let t = Box::into_raw(Box::new(Teardown { env, pending: 0, hook: ptr::null_mut() }));
+    unsafe {
+        if napi_add_async_cleanup_hook(env, close_all, t as *mut c_void, &mut (*t).hook) != napi::NAPI_OK {
+            drop(Box::from_raw(t));
+        }
+    }
+}
+
+unsafe extern "C" fn close_all(hook: *mut c_void, arg: *mut c_void) {
+    let t = arg as *mut Teardown;
+    (*t).hook = hook;
+    let mut reg = WATCHES.lock().unwrap_or_else(|e| e.into_inner());
+    let mine: Vec<u32> = reg.live.iter().filter(|(_, p)| (*(**p as *mut Watch)).env == (*t).env).map(|(k, _)| *k).collect();
+    let raws: Vec<usize> = mine.iter().filter_map(|k| reg.live.remove(k)).collect();
+    drop(reg);
+    (*t).pending = raws.len();
+    if raws.is_empty() {
+        drop(Box::from_raw(t));
+        napi_remove_async_cleanup_hook(hook);
+        return;
+    }
+    for p in raws {
+        let w = p as *mut Watch;
+        (*w).teardown = t;
+        let hp = (*w).handle.as_mut_ptr() as *mut c_void;
+        uv_poll_stop(hp);
+        uv_close(hp, on_closed);
+    }
 }
 
 /// `watch(handle, callback)` → watch id: callback(handle) runs on this
@@ -120,7 +174,7 @@ pub fn js_watch(env: Env, a: &[napi_value]) -> JsResult<napi_value> {
             sys::close(dup);
             return Err(JsError::arg("watch: a Node-API call failed"));
         }
-        let mut w = Box::new(Watch { env: env.0, id, fd: dup, func: r, ctx, handle: vec![0u64; uv_handle_size(UV_POLL).div_ceil(8)] });
+        let mut w = Box::new(Watch { env: env.0, id, fd: dup, func: r, ctx, handle: vec![0u64; uv_handle_size(UV_POLL).div_ceil(8)], teardown: ptr::null_mut() });
         let hp = w.handle.as_mut_ptr() as *mut c_void;
         let rc = uv_poll_init(lp, hp, dup);
         if rc != 0 {

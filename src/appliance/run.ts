@@ -20,6 +20,9 @@ import { logger } from "../log.js";
 import { statsSnapshot } from "./stats.js";
 import { PacketIo, type IoOptions } from "../dataplane/io.js";
 import { NeighbourProber } from "../dataplane/probe.js";
+import { WorkerPool } from "../dataplane/replica/pool.js";
+import { steerProgram } from "../dataplane/steer.js";
+import { showWorkers, crashWorker, linkStats } from "./workers.js";
 import type { ConfigState } from "../config/state.js";
 import { ApplianceImage } from "../image/appliance.js";
 import { Watchdog } from "../image/watchdog.js";
@@ -49,12 +52,13 @@ export interface RunOptions {
 }
 
 const EXPIRY_TICK_MS = 1000;
+const MAX_WORKERS = 64;
 
 export async function runAppliance(opts: RunOptions): Promise<number> {
   const log = logger("run");
-  if ((opts.workers ?? 1) > 1) {
-    // Decided for now (docs/architecture.md): one data-plane instance on the main thread.
-    process.stderr.write(`weir run: --workers ${opts.workers} is not supported yet: the data plane runs on the supervisor's main thread (one worker); use --workers 1\n`);
+  const workers = opts.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+    process.stderr.write(`weir run: --workers must be 1 to ${MAX_WORKERS} (got ${opts.workers})\n`);
     return 2;
   }
   const image = opts.image ? ApplianceImage.load(opts.image, logger("image")) : undefined;
@@ -70,22 +74,45 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   }
   const started = performance.now();
   const now = () => Math.floor(performance.now() - started) + 1;
-  const dp = await DataPlane.load({ connCapacity: opts.connCapacity ?? 1 << 20, connCapacity6: 1 << 16, memoryBytes: opts.memoryBytes });
+  const load = { connCapacity: opts.connCapacity ?? 1 << 20, connCapacity6: 1 << 16, memoryBytes: opts.memoryBytes };
+  const dp = await DataPlane.load(load);
   const model = new ConfigModel(dp);
+  const linkGone = (dev: string) => {
+    // The link went away under us: it is detached; the configuration says so too.
+    model.change((d) => d.linkSet(dev, { up: false })).catch((e) => log.warn({ err: e, link: dev }, "could not mark the link down"));
+  };
+
+  // Workers (src/dataplane/replica/): with more than one, this thread's
+  // instance is the control instance and N worker threads forward.
+  const pool = workers > 1 ? new WorkerPool({ workers, load, io: ioTuning(opts.io) ?? {}, now, log: logger("workers"), onGone: linkGone }) : undefined;
+  pool?.bind(dp);
 
   // Packet I/O: `ip link set DEV up` attaches DEV, `down` detaches it (src/dataplane/io.ts).
   let io: PacketIo | undefined = new PacketIo(dp, {
-    ...ioTuning(opts.io), now, log: logger("io"),
-    onGone: (dev) => {
-      // The link went away under us: it is detached; the configuration says so too.
-      model.change((d) => d.linkSet(dev, { up: false })).catch((e) => log.warn({ err: e, link: dev }, "could not mark the link down"));
-    },
+    ...ioTuning(opts.io), now, log: logger("io"), onGone: linkGone,
+    // With workers this thread only sends the host stack's frames; its RX ring takes just the ARP and ND answers.
+    rxFilter: pool ? () => steerProgram({ workers, member: -1, natReals: [], byAddressOnly: false }) : undefined,
   });
   try {
     await io.start();
   } catch (e) {
     log.warn({ err: e }, "packet I/O unavailable (native addon): links cannot be attached");
     io = undefined;
+  }
+  if (pool) {
+    if (!io) {
+      process.stderr.write("weir run: --workers needs packet I/O (the native addon did not load)\n");
+      return 1;
+    }
+    try {
+      await pool.start();
+    } catch (e) {
+      process.stderr.write(`weir run: data-plane workers did not start: ${(e as Error).message}\n`);
+      await pool.stop();
+      await io.close().catch((err) => log.warn({ err }, "packet I/O close failed"));
+      return 1;
+    }
+    log.info({ workers }, "data-plane workers started");
   }
   const linkNet = (s: ConfigState, dev: string) => ({
     addrs: s.addrs.filter((a) => a.dev === dev).map((a) => `${a.addr}/${a.len}`),
@@ -97,8 +124,19 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
       if (!io) throw new Error("packet I/O is unavailable (native addon not loaded)");
       if (image && l.name === image.layout.mgmtDev) throw new Error(`${l.name} is the management NIC: it stays with the kernel (see mgmt)`);
       await io.attach(l.name, l.id, l.mac, l.mtu);
+      if (pool) {
+        try {
+          await pool.attach({ dev: l.name, id: l.id, tap: io.tapHandle(l.name)!, mtu: l.mtu });
+        } catch (e) {
+          await io.detach(l.name);
+          throw e;
+        }
+      }
     },
-    onLinkDown: (l) => io?.detach(l.name),
+    onLinkDown: async (l) => {
+      await pool?.detach(l.name);
+      await io?.detach(l.name);
+    },
     onNetChange: async (s) => {
       if (!io) return;
       for (const dev of io.attached) await io.syncNet(dev, linkNet(s, dev));
@@ -112,7 +150,9 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
     targets: () => model.targets().flatMap((t) => t.dests.map((d) => d.addr)),
   });
   const rates = new Estimator({ source: dp, targets: () => model.targets(), log: logger("metrics") });
-  const interp = new ConsoleInterpreter({ model, configPath: opts.config, now, rates });
+  const interp = new ConsoleInterpreter({ model, configPath: opts.config, now, rates, settled: pool && (() => pool.synced()) });
+  if (pool) interp.register("show workers", showWorkers(pool));
+  if (pool && process.env.WEIR_TEST_HOOKS === "1") interp.register("debug crash-worker", crashWorker(pool));
   const monitor = new HealthMonitor({ log: logger("health") });
   const health = healthCommand(monitor, model);
   interp.register("health", health);
@@ -129,6 +169,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
     if (!r.ok) {
       log.error({ config: opts.config, line: r.line }, r.message);
       process.stderr.write(`${r.text}\n`);
+      await pool?.stop();
       await io?.close().catch((e) => log.warn({ err: e }, "packet I/O close failed"));
       return 1;
     }
@@ -142,7 +183,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   ticker.unref();
 
   rates.start();
-  prober.start();
+  if (!pool) prober.start(); // workers resolve their next hops themselves
   monitor.start();
   const closers: (() => Promise<void> | void)[] = [];
   let ctl: CtlServer | undefined;
@@ -169,7 +210,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
       const server = new MetricsServer(() => {
         const health = healthIndex(model, monitor); // once per scrape: real servers may number 100 k
         return renderMetricsSliced({
-          dp, targets: () => model.targets(), rates, links: () => io?.stats() ?? [],
+          dp, targets: () => model.targets(), rates, links: () => linkStats(io, pool),
           health: (svc, dest) => health.get(`${keyText(svc)} ${dest.addr} ${dest.port ?? ""}`) ?? health.get(`${keyText(svc)} ${dest.addr} `),
         }, new Yielder());
       });
@@ -211,6 +252,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
       try { await c(); } catch (e) { log.warn({ err: e }, "close failed"); }
     }
     watchdog?.close();
+    await pool?.stop();
     // Links are put back as they were, the nft table goes.
     if (io) {
       try { await io.close(); } catch (e) { log.warn({ err: e }, "packet I/O close failed"); }

@@ -25,15 +25,23 @@ export interface ConsoleOptions {
   /** Rates for ipvsadm -L --rate; default: an estimator of its own, started on first use. */
   rates?: RateSource;
   log?: Logger;
+  /**
+   * Awaited after every line before its reply: with data-plane workers, until
+   * each has applied the change, so a command's effect is in force on every
+   * worker when its reply comes (replica/pool.ts synced()).
+   */
+  settled?: () => Promise<void>;
 }
 
 export class ConsoleInterpreter implements Interpreter {
   readonly registry = new Registry();
   readonly env: ConsoleEnv;
   private readonly log: Logger;
+  private readonly settled?: () => Promise<void>;
 
   constructor(opts: ConsoleOptions) {
     this.log = opts.log ?? logger("console");
+    this.settled = opts.settled;
     const env: ConsoleEnv = {
       model: opts.model,
       now: opts.now ?? (() => Math.floor(performance.now())),
@@ -71,6 +79,7 @@ export class ConsoleInterpreter implements Interpreter {
         return err(`unknown command '${near ? tokens.slice(0, 2).join(" ") : tokens[0]}' (try help)`);
       }
       const reply = await found.handler.execute(found.args, ctx);
+      await this.settled?.();
       this.log.debug({ source: ctx.source, line, ok: reply.ok }, "console line");
       return reply.ok ? reply : oneLine(reply);
     } catch (e) {

@@ -7,6 +7,8 @@ import { SCRATCH, DESC, SvcFlag, Fwd, IPPROTO, type FwdMethod } from "./layout.j
 import { controlError, WeirError } from "./errors.js";
 import { parseAddr, formatAddr, parseMac, formatMac, type Family } from "./addr.js";
 import { Batch } from "./batch.js";
+import type { DpOp, TxOp } from "./replica/ops.js";
+import type { RemoteStats } from "./replica/remote.js";
 
 export type Proto = "tcp" | "udp";
 export type ServiceKey = { proto: Proto; addr: string; port: number } | { fwmark: number; af?: Family };
@@ -86,6 +88,13 @@ export class DataPlane {
   readonly x: WeirExports;
   private readonly sched: Map<string, number>;
   private readonly dropNames: string[];
+  /**
+   * Replicas (worker threads, src/dataplane/replica/): every change that
+   * succeeded here is handed to mirror, a transaction as one op after its
+   * commit; counters, connection counts and listings add remote's.
+   */
+  mirror?: (op: DpOp) => void;
+  remote?: RemoteStats;
 
   private constructor(x: WeirExports) {
     this.x = x;
@@ -193,9 +202,11 @@ export class DataPlane {
     if (this.chunkedOpen) throw new WeirError("WEIR_ERR_TX_BUSY", "a configuration transaction is being applied");
     const x = this.x;
     this.check(x.txBegin(), "begin transaction");
+    const rec: TxOp[] | undefined = this.mirror ? [] : undefined;
     try {
-      fn(this.txOps());
+      fn(this.txOps(rec));
       this.check(x.txCommit(), "commit");
+      if (rec) this.mirror!({ m: "tx", ops: rec });
     } catch (e) {
       x.txAbort();
       throw e;
@@ -222,13 +233,15 @@ export class DataPlane {
     const x = this.x;
     this.check(x.txBegin(), "begin transaction");
     this.chunkedOpen = true;
+    const rec: TxOp[] | undefined = this.mirror ? [] : undefined;
     try {
-      const tx = this.txOps();
+      const tx = this.txOps(rec);
       for (const op of ops) {
         op(tx);
         if (pause.due()) await pause.next();
       }
       this.check(x.txCommit(), "commit");
+      if (rec) this.mirror!({ m: "tx", ops: rec });
     } catch (e) {
       x.txAbort();
       throw e;
@@ -238,9 +251,10 @@ export class DataPlane {
     }
   }
 
-  private txOps(): Transaction {
+  /** The transaction's operations; with rec, each one that succeeds is recorded for the replicas. */
+  private txOps(rec?: TxOp[]): Transaction {
     const x = this.x;
-    return {
+    const ops: Transaction = {
       addService: (k, s) => { this.writeService(k, s); this.check(x.svcCall(0), "add service"); },
       editService: (k, s) => { this.writeService(k, s); this.check(x.svcCall(1), "edit service"); },
       deleteService: (k) => { this.writeService(k); this.check(x.svcCall(2), "delete service"); },
@@ -258,6 +272,12 @@ export class DataPlane {
       },
       clearMarkRules: () => { this.check(x.markRulesClear(), "clear mark rules"); },
     };
+    if (!rec) return ops;
+    const recorded = {} as Record<string, (...a: unknown[]) => void>;
+    for (const [m, f] of Object.entries(ops) as [TxOp["m"], (...a: unknown[]) => void][]) {
+      recorded[m] = (...a: unknown[]) => { f(...a); rec.push({ m, a } as TxOp); };
+    }
+    return recorded as unknown as Transaction;
   }
 
   serviceCount(): number { return this.x.serviceCount(); }
@@ -265,7 +285,8 @@ export class DataPlane {
   serviceStats(key: ServiceKey): Counters {
     this.writeService(key);
     this.check(this.x.svcStats(), "service stats");
-    return this.readCounters();
+    const c = this.readCounters();
+    return this.remote ? this.remote.addService(key, c) : c;
   }
 
   destStats(key: ServiceKey, d: Pick<DestSpec, "addr" | "port"> & { fwd?: FwdName }): DestCounters {
@@ -276,7 +297,7 @@ export class DataPlane {
     const flags = v.getUint32(SCRATCH.resDFlags, true);
     const r = SCRATCH.res;
     // Spelled out rather than spreading readCounters(): the rate estimator calls this for every real server.
-    return {
+    const c: DestCounters = {
       conns: v.getBigUint64(r, true), inpkts: v.getBigUint64(r + 8, true), outpkts: v.getBigUint64(r + 16, true),
       inbytes: v.getBigUint64(r + 24, true), outbytes: v.getBigUint64(r + 32, true),
       activeconns: v.getInt32(SCRATCH.resActive, true),
@@ -285,6 +306,7 @@ export class DataPlane {
       available: (flags & 1) !== 0,
       overloaded: (flags & 2) !== 0,
     };
+    return this.remote ? this.remote.addDest(key, d, c) : c;
   }
 
   private readCounters(): Counters {
@@ -299,6 +321,7 @@ export class DataPlane {
   // ---- timeouts (ipvsadm --set) ----
   setTimeouts(t: { tcp?: number; tcpfin?: number; udp?: number }): void {
     this.x.setTimeouts(t.tcp ?? 0, t.tcpfin ?? 0, t.udp ?? 0);
+    this.mirror?.({ m: "setTimeouts", a: [t] });
   }
   getTimeouts(): { tcp: number; tcpfin: number; udp: number } {
     return { tcp: this.x.getTimeout(0), tcpfin: this.x.getTimeout(1), udp: this.x.getTimeout(2) };
@@ -308,8 +331,12 @@ export class DataPlane {
   setLink(id: number, l: { mac: string; mtu?: number; up?: boolean }): void {
     this.bytes(SCRATCH.argMac, 8).set([...parseMac(l.mac), 0, 0]);
     this.check(this.x.linkSet(id, l.mtu ?? 1500, l.up === false ? 0 : 1), `link ${id}`);
+    this.mirror?.({ m: "setLink", a: [id, l] });
   }
-  deleteLink(id: number): void { this.check(this.x.linkDel(id), `delete link ${id}`); }
+  deleteLink(id: number): void {
+    this.check(this.x.linkDel(id), `delete link ${id}`);
+    this.mirror?.({ m: "deleteLink", a: [id] });
+  }
 
   addAddress(link: number, cidr: string): void {
     const [a, len] = splitPrefix(cidr);
@@ -321,10 +348,12 @@ export class DataPlane {
     this.bytes(SCRATCH.argAddr, 16).set(net);
     const rc = this.x.routeAdd(af, plen, link, 0);
     if (rc < 0 && this.str(this.x.errorName(rc)) !== "EXISTS") this.check(rc, `route for ${cidr}`);
+    this.mirror?.({ m: "addAddress", a: [link, cidr] });
   }
   deleteAddress(link: number, addr: string): void {
     const af = this.putAddr(SCRATCH.argAddr, addr.split("/")[0]);
     this.check(this.x.addrDel(link, af), `delete address ${addr}`);
+    this.mirror?.({ m: "deleteAddress", a: [link, addr] });
   }
   addRoute(prefix: string, r: { link: number; via?: string }): void {
     const [a, len] = splitPrefix(prefix);
@@ -333,16 +362,19 @@ export class DataPlane {
       if (this.putAddr(SCRATCH.argAddr2, r.via) !== af) throw new WeirError("WEIR_ERR_ADDRESS_FAMILY", `gateway ${r.via} is not the family of ${prefix}`);
     }
     this.check(this.x.routeAdd(af, len ?? (af === 4 ? 32 : 128), r.link, r.via ? 1 : 0), `route ${prefix}`);
+    this.mirror?.({ m: "addRoute", a: [prefix, r] });
   }
   deleteRoute(prefix: string): void {
     const [a, len] = splitPrefix(prefix);
     const af = this.putAddr(SCRATCH.argAddr, a);
     this.check(this.x.routeDel(af, len ?? (af === 4 ? 32 : 128)), `delete route ${prefix}`);
+    this.mirror?.({ m: "deleteRoute", a: [prefix] });
   }
   setNeighbour(link: number, addr: string, mac: string, now = 0): void {
     const af = this.putAddr(SCRATCH.argAddr, addr);
     this.bytes(SCRATCH.argMac, 8).set([...parseMac(mac), 0, 0]);
     this.check(this.x.neighSet(link, af, now >>> 0), `neighbour ${addr}`);
+    this.mirror?.({ m: "setNeighbour", a: [link, addr, mac] });
   }
   /**
    * Asks the data plane to solicit addr's next hop when its MAC is unknown:
@@ -353,7 +385,8 @@ export class DataPlane {
     return this.x.neighProbe(af, now >>> 0);
   }
 
-  neighbours(): { link: number; addr: string; mac: string; state: "incomplete" | "reachable" | "permanent" }[] {
+  neighbours(): Neighbour[] {
+    if (this.remote) return this.remote.neighbours();
     const out = [];
     const names = ["", "incomplete", "reachable", "permanent"] as const;
     for (let i = 0, n = this.x.neighCapacity(); i < n; i++) {
@@ -375,12 +408,13 @@ export class DataPlane {
   drops(): Record<string, bigint> {
     const out: Record<string, bigint> = {};
     for (let i = 1; i < this.dropNames.length; i++) out[this.dropNames[i]] = this.x.dropCounter(i);
-    return out;
+    return this.remote ? this.remote.addDrops(out) : out;
   }
-  connCount(af: Family = 4): number { return this.x.connCount(af); }
-  batchStats(): { batches: bigint; framesIn: bigint; framesTx: bigint; framesLocal: bigint } {
+  connCount(af: Family = 4): number { return this.x.connCount(af) + (this.remote?.connCount(af) ?? 0); }
+  batchStats(): BatchStats {
     const s = (i: number) => this.x.batchStat(i);
-    return { batches: s(0), framesIn: s(1), framesTx: s(2), framesLocal: s(3) };
+    const b = { batches: s(0), framesIn: s(1), framesTx: s(2), framesLocal: s(3) };
+    return this.remote ? this.remote.addBatch(b) : b;
   }
 
   // ---- test hooks (scheduler tests only; not for the supervisor) ----
@@ -421,9 +455,13 @@ export class DataPlane {
 
   /** ipvsadm -Z: zeroes the counters of one service and its real servers, or of all services. */
   zeroStats(key?: ServiceKey): void {
-    if (!key) { this.check(this.lx.statsZero(1), "zero counters"); return; }
-    this.writeService(key);
-    this.check(this.lx.statsZero(0), "zero counters");
+    if (!key) this.check(this.lx.statsZero(1), "zero counters");
+    else {
+      this.writeService(key);
+      this.check(this.lx.statsZero(0), "zero counters");
+    }
+    this.mirror?.({ m: "zeroStats", a: key ? [key] : [] });
+    this.remote?.zero(key);
   }
 
   /** Size of the connection table (entries), as ipvsadm shows it in "(size=…)". */
@@ -443,6 +481,12 @@ export class DataPlane {
       }
     }
     return out;
+  }
+
+  /** connections(), and the replicas' (worker threads') entries when there are replicas. */
+  async allConnections(now: number, af?: Family): Promise<ConnEntry[]> {
+    const local = this.connections(now, af);
+    return this.remote ? local.concat(await this.remote.connections(af)) : local;
   }
 
   private readConn(): ConnEntry {
@@ -474,6 +518,9 @@ export class DataPlane {
     return new Batch(this.x, desc, frames, capacity, slotSize);
   }
 }
+
+export interface Neighbour { link: number; addr: string; mac: string; state: "incomplete" | "reachable" | "permanent"; }
+export interface BatchStats { batches: bigint; framesIn: bigint; framesTx: bigint; framesLocal: bigint; }
 
 /** One entry of DataPlane.connections(). */
 export interface ConnEntry {

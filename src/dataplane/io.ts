@@ -82,6 +82,14 @@ export interface IoOptions {
   log: Logger;
   /** Called when a link went away under the appliance (after it was detached). */
   onGone?: (dev: string, error: string) => void;
+  /**
+   * Socket filter (cBPF, native setFilter) for the RX rings opened from now
+   * on: with worker threads each ring takes only its share of the frames
+   * (replica/steer). None: every frame.
+   */
+  rxFilter?: () => Uint8Array | undefined;
+  /** A worker thread's I/O: rings only (attachRings); no nftables, TAPs or host changes of its own. */
+  ringsOnly?: boolean;
 }
 
 /** Counters of one attached link. */
@@ -123,6 +131,8 @@ interface Attached {
   ringFreezes: number;
   tapDrops: number;
   gone: boolean;
+  /** A worker's rings on a link the supervisor attached: the TAP is the supervisor's (written to, never read or closed here), the host side untouched. */
+  borrowed: boolean;
 }
 
 /** Desired kernel-side addresses and routes of a link (its TAP mirror). */
@@ -135,7 +145,7 @@ export class PacketIo {
   private readonly links = new Map<string, Attached>();
   private readonly byId = new Map<number, Attached>();
   private readonly pool = new Map<number, number[]>();
-  private readonly drop: IngressDrop;
+  private readonly drop: IngressDrop | undefined;
   private readonly journal: HostJournal | undefined;
   private waker = -1;
   private running = false;
@@ -143,7 +153,7 @@ export class PacketIo {
   private mem: Uint8Array;
   private lastStats = 0;
   private busy: Promise<unknown> = Promise.resolve();
-  readonly opts: Required<Omit<IoOptions, "onGone" | "nftTable" | "journalDir">> & Pick<IoOptions, "onGone">;
+  readonly opts: Required<Omit<IoOptions, "onGone" | "nftTable" | "journalDir" | "rxFilter" | "ringsOnly">> & Pick<IoOptions, "onGone" | "rxFilter">;
 
   constructor(private readonly dp: DataPlane, o: IoOptions) {
     this.opts = {
@@ -163,10 +173,11 @@ export class PacketIo {
       now: o.now,
       log: o.log,
       onGone: o.onGone,
+      rxFilter: o.rxFilter,
     };
-    this.drop = new IngressDrop(o.nftTable ?? `weir_${process.pid}`);
+    this.drop = o.ringsOnly ? undefined : new IngressDrop(o.nftTable ?? `weir_${process.pid}`);
     const dir = o.journalDir === undefined ? DEFAULT_JOURNAL_DIR : o.journalDir;
-    this.journal = dir ? new HostJournal(dir, this.drop.table) : undefined;
+    this.journal = dir && this.drop ? new HostJournal(dir, this.drop.table) : undefined;
     this.mem = new Uint8Array(dp.memory.buffer);
   }
 
@@ -219,6 +230,8 @@ export class PacketIo {
 
   private async attachNow(dev: string, id: number, mac: string, mtu: number): Promise<void> {
     if (!this.running) throw new WeirError("WEIR_ERR_IO_STOPPED", "packet I/O is not running");
+    const drop = this.drop;
+    if (!drop) throw new WeirError("WEIR_ERR_IO_RINGS_ONLY", "this packet I/O attaches rings only");
     if (this.links.has(dev)) return;
     const n = this.native;
     const o = this.opts;
@@ -235,8 +248,8 @@ export class PacketIo {
       const snap = await snapshot(dev);
       this.journal?.record(dev, snap);
       undo.push(() => this.journal?.forget(dev));
-      await this.drop.add(dev, id);
-      undo.push(() => this.drop.remove(id));
+      await drop.add(dev, id);
+      undo.push(() => drop.remove(id));
       await takeOver(dev, snap);
       undo.push(() => restore(dev, snap, (m) => log.warn(m)));
 
@@ -244,44 +257,86 @@ export class PacketIo {
       const tap = n.tapOpen(tname);
       undo.push(() => n.tapClose(tap.handle));
       await ip("link", "set", "dev", tap.name, "address", mac, "mtu", String(mtu), "up");
-
-      const rxOpts: Native.RxOptions = o.rxVersion === 2
-        ? { version: 2, blockSize: Math.max(o.rxSlotSize, 4096), blockCount: Math.ceil((o.rxSlots * o.rxSlotSize) / Math.max(o.rxSlotSize, 4096)), frameSize: o.rxSlotSize, vnetHdr: true }
-        : { version: 3, blockSize: o.rxBlockSize, blockCount: o.rxBlocks, frameSize: 2048, blockTimeoutMs: o.rxBlockTimeoutMs, vnetHdr: true };
-      const rx = n.openRx(dev, rxOpts);
-      undo.push(() => n.close(rx));
-      const tx = n.openTx(dev, { frameSize: o.txSlotSize, frameCount: o.txSlots, vnetHdr: true });
-      undo.push(() => n.close(tx));
-      const rxInfo = n.ringInfo(rx), txInfo = n.ringInfo(tx);
-      const rxR = { off: this.region(rxInfo.size), size: rxInfo.size };
-      regions.push(rxR);
-      const txR = { off: this.region(txInfo.size), size: txInfo.size };
-      regions.push(txR);
-      const locR = { off: this.region(o.localQueueBytes), size: o.localQueueBytes };
-      regions.push(locR);
-      const rxGeom = n.mapInto(rx, this.mem, rxR.off);
-      const txGeom = n.mapInto(tx, this.mem, txR.off);
-      const rc = this.dp.x.ioAttach(id, rxR.off, rxGeom.version, rxGeom.blockSize, rxGeom.blockCount, rxGeom.frameSize, rxGeom.frameCount, 1,
-        txR.off, txGeom.frameSize, txGeom.frameCount, 1, locR.off, locR.size);
-      if (rc !== 0) throw new WeirError("WEIR_ERR_IO_ATTACH", `data plane refused link ${id}`);
-      const a: Attached = {
-        dev, id, rx, tx, tap: tap.handle, tapName: tap.name, mtu, regions, rxGeom, txGeom, snap,
-        addrs: new Set(), routes: new Set(), ringDrops: 0, ringFreezes: 0, tapDrops: 0, gone: false, watches: [],
-      };
-      this.links.set(dev, a);
-      if (o.wake === "loop") a.watches = [rx, tap.handle].map((h) => n.watch(h, () => this.onReadable()));
-      this.byId.set(id, a);
+      const a = this.openRings(dev, id, tap.handle, tap.name, mtu, snap, false, undo, regions);
       // Addresses the link had in the kernel move to its mirror.
       for (const x of snap.addrs) await this.addAddr(a, `${x.addr}/${x.len}`).catch((e) => log.warn({ err: e }, "address not moved"));
       this.wake();
-      log.info({ tap: tap.name, rx: { version: rxGeom.version, size: rxGeom.size }, tx: { slots: txGeom.frameCount, size: txGeom.size }, qdiscBypass: txGeom.qdiscBypass }, "link attached");
+      log.info({ tap: tap.name, rx: { version: a.rxGeom.version, size: a.rxGeom.size }, tx: { slots: a.txGeom.frameCount, size: a.txGeom.size }, qdiscBypass: a.txGeom.qdiscBypass }, "link attached");
     } catch (e) {
-      for (const u of undo.reverse()) {
-        try { await u(); } catch (err) { log.warn({ err }, "undo failed"); }
-      }
-      for (const r of regions) this.release(r);
+      await this.unwind(undo, regions, log);
       throw e;
     }
+  }
+
+  private async unwind(undo: (() => Promise<unknown> | unknown)[], regions: Region[], log: Logger): Promise<void> {
+    for (const u of undo.reverse()) {
+      try { await u(); } catch (err) { log.warn({ err }, "undo failed"); }
+    }
+    for (const r of regions) this.release(r);
+  }
+
+  /** The TAP mirror's handle of an attached link (worker threads write the host stack's frames to it). */
+  tapHandle(dev: string): number | undefined { return this.links.get(dev)?.tap; }
+
+  /**
+   * A worker's share of a link the supervisor attached (replica/worker.ts):
+   * its own RX ring (with its steering filter) and TX ring in this data
+   * plane's memory; frames for the host stack go to the supervisor's TAP.
+   */
+  attachRings(dev: string, id: number, tap: number, mtu: number): Promise<void> {
+    return this.serial(async () => {
+      if (!this.running) throw new WeirError("WEIR_ERR_IO_STOPPED", "packet I/O is not running");
+      if (this.links.has(dev)) return;
+      const undo: (() => unknown)[] = [];
+      const regions: Region[] = [];
+      try {
+        this.openRings(dev, id, tap, tapName(dev, id), mtu, { up: true, addrs: [], disableIpv6: null }, true, undo, regions);
+        this.wake();
+      } catch (e) {
+        await this.unwind(undo, regions, this.opts.log);
+        throw e;
+      }
+    });
+  }
+
+  /** Replaces the RX rings' socket filter (the steering changed). */
+  setRxFilter(program: Uint8Array): void {
+    for (const a of this.links.values()) this.native.setFilter(a.rx, program);
+  }
+
+  private openRings(dev: string, id: number, tap: number, tname: string, mtu: number, snap: LinkSnapshot, borrowed: boolean,
+    undo: (() => unknown)[], regions: Region[]): Attached {
+    const n = this.native;
+    const o = this.opts;
+    const filter = o.rxFilter?.();
+    const rxOpts: Native.RxOptions = o.rxVersion === 2
+      ? { version: 2, blockSize: Math.max(o.rxSlotSize, 4096), blockCount: Math.ceil((o.rxSlots * o.rxSlotSize) / Math.max(o.rxSlotSize, 4096)), frameSize: o.rxSlotSize, vnetHdr: true, filter }
+      : { version: 3, blockSize: o.rxBlockSize, blockCount: o.rxBlocks, frameSize: 2048, blockTimeoutMs: o.rxBlockTimeoutMs, vnetHdr: true, filter };
+    const rx = n.openRx(dev, rxOpts);
+    undo.push(() => n.close(rx));
+    const tx = n.openTx(dev, { frameSize: o.txSlotSize, frameCount: o.txSlots, vnetHdr: true });
+    undo.push(() => n.close(tx));
+    const rxInfo = n.ringInfo(rx), txInfo = n.ringInfo(tx);
+    const rxR = { off: this.region(rxInfo.size), size: rxInfo.size };
+    regions.push(rxR);
+    const txR = { off: this.region(txInfo.size), size: txInfo.size };
+    regions.push(txR);
+    const locR = { off: this.region(o.localQueueBytes), size: o.localQueueBytes };
+    regions.push(locR);
+    const rxGeom = n.mapInto(rx, this.mem, rxR.off);
+    const txGeom = n.mapInto(tx, this.mem, txR.off);
+    const rc = this.dp.x.ioAttach(id, rxR.off, rxGeom.version, rxGeom.blockSize, rxGeom.blockCount, rxGeom.frameSize, rxGeom.frameCount, 1,
+      txR.off, txGeom.frameSize, txGeom.frameCount, 1, locR.off, locR.size);
+    if (rc !== 0) throw new WeirError("WEIR_ERR_IO_ATTACH", `data plane refused link ${id}`);
+    const a: Attached = {
+      dev, id, rx, tx, tap, tapName: tname, mtu, regions: [...regions], rxGeom, txGeom, snap,
+      addrs: new Set(), routes: new Set(), ringDrops: 0, ringFreezes: 0, tapDrops: 0, gone: false, watches: [], borrowed,
+    };
+    this.links.set(dev, a);
+    // A borrowed TAP is read by the supervisor only.
+    if (o.wake === "loop") a.watches = (borrowed ? [rx] : [rx, tap]).map((h) => n.watch(h, () => this.onReadable()));
+    this.byId.set(id, a);
+    return a;
   }
 
   detach(dev: string): Promise<void> {
@@ -304,9 +359,10 @@ export class PacketIo {
     };
     quiet("close rx", () => n.close(a.rx));
     quiet("close tx", () => n.close(a.tx));
-    quiet("close tap", () => n.tapClose(a.tap));
     for (const r of a.regions) this.release(r);
-    try { await this.drop.remove(a.id); } catch (e) { log.warn({ err: e }, "nft chain not removed"); }
+    if (a.borrowed) return;
+    quiet("close tap", () => n.tapClose(a.tap));
+    try { await this.drop?.remove(a.id); } catch (e) { log.warn({ err: e }, "nft chain not removed"); }
     if (!a.gone) await restore(dev, a.snap, (m) => log.warn(m));
     this.journal?.forget(dev);
     log.info("link detached");
@@ -361,7 +417,7 @@ export class PacketIo {
       try { this.native.close(this.waker); } catch { /* closed */ }
       this.waker = -1;
     }
-    await this.drop.drop().catch((e) => this.opts.log.warn({ err: e }, "nft table not removed"));
+    await this.drop?.drop().catch((e) => this.opts.log.warn({ err: e }, "nft table not removed"));
     this.journal?.remove();
   }
 
@@ -404,7 +460,7 @@ export class PacketIo {
     const log = this.opts.log;
     while (this.running) {
       const handles = [this.waker];
-      for (const a of this.links.values()) handles.push(a.rx, a.tap);
+      for (const a of this.links.values()) handles.push(a.rx, ...(a.borrowed ? [] : [a.tap]));
       let ready: number[] = [];
       try {
         ready = await n.pollAsync(handles, 1000);
@@ -480,6 +536,7 @@ export class PacketIo {
     const n = this.native;
     let moved = 0;
     for (const a of this.links.values()) {
+      if (a.borrowed) continue;
       let k = 0;
       for (; k < 64; k++) {
         const slot = x.ioHostSlot(a.id);

@@ -139,7 +139,7 @@ export class IpvsadmCommand implements CommandHandler {
 
   private async list(p: Parsed): Promise<string[]> {
     const { model } = this.env;
-    if (p.connections) return listConnections(model.dp.connections(this.env.now()));
+    if (p.connections) return listConnections(await model.dp.allConnections(this.env.now()));
     if (p.timeout) return [timeoutLine(model.dp.getTimeouts())];
     if (p.daemon) return [];
     if (p.format.rate) this.env.rates.start?.();

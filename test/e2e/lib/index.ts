@@ -53,6 +53,8 @@ export interface LabOptions extends TopologyOptions {
   /** VIPs the appliance owns on its client link (default the three VIPs). */
   vips?: string[];
   decap?: boolean;
+  /** Extra `weir run` arguments (e.g. --workers 2). */
+  applianceArgs?: string[];
 }
 
 /** Links and addresses of the appliance in the reference topology. */
@@ -82,7 +84,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       servers.push(await topo.spawnScript(ns, script("servers"), serverArgs(i, rsVips), { label: `servers rs${i + 1}` }));
       if (opts.decap !== false) decaps.push(await topo.spawnScript(ns, script("decap"), ["--dev", "eth0", "--addr", rsAddr(i)], { label: `decap rs${i + 1}` }));
     }
-    const appliance = await Appliance.start(topo);
+    const appliance = await Appliance.start(topo, { args: opts.applianceArgs });
     await appliance.ctlAll([...baseConfig(opts.vips ?? Object.values(VIP)), ...(opts.config ?? [])]);
     const agent = new AgentClient(await topo.spawnScript(topo.ns.client, script("agent"), [], { label: "client agent" }));
     return {

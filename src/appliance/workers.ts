@@ -1,0 +1,44 @@
+// The supervisor's view of its data-plane workers: `show workers`, and the
+// per-link counters of /metrics summed over the supervisor and the workers.
+
+import type { CommandHandler } from "../console/registry.js";
+import { ok } from "../console/types.js";
+import { WeirError } from "../config/errors.js";
+import type { PacketIo, LinkIoStats } from "../dataplane/io.js";
+import type { WorkerPool } from "../dataplane/replica/pool.js";
+
+export function showWorkers(pool: WorkerPool): CommandHandler {
+  return {
+    help: "show workers — the data-plane worker threads: up, restarts, changes applied",
+    async execute(args) {
+      if (args.length) throw new WeirError("WEIR_ERR_UNEXPECTED_ARGUMENT", `unexpected argument '${args[0]}'`);
+      return ok(pool.status().map((w) => `worker ${w.index} ${w.up ? "up" : "down"} restarts ${w.restarts} applied ${w.applied} frames_in ${w.framesIn}`).join("\n"));
+    },
+  };
+}
+
+/** TEST HOOK (registered only with WEIR_TEST_HOOKS=1): `debug crash-worker N` makes worker N throw, as a bug would. */
+export function crashWorker(pool: WorkerPool): CommandHandler {
+  return {
+    help: "debug crash-worker N — test hook: worker N throws an uncaught error",
+    async execute(args) {
+      const n = Number(args[0]);
+      if (args.length !== 1 || !Number.isInteger(n) || n < 0 || n >= pool.status().length) throw new WeirError("WEIR_ERR_BAD_WORKER", `usage: debug crash-worker N (0 to ${pool.status().length - 1})`);
+      pool.crashForTest(n);
+      return ok();
+    },
+  };
+}
+
+export function linkStats(io: PacketIo | undefined, pool: WorkerPool | undefined): LinkIoStats[] {
+  const own = io?.stats() ?? [];
+  if (!pool) return own;
+  const theirs = new Map(pool.remote.links().map((l) => [l.dev, l]));
+  return own.map((l) => {
+    const w = theirs.get(l.dev);
+    if (!w) return l;
+    const counters = { ...l.counters };
+    for (const [k, v] of Object.entries(w.counters)) counters[k] = (counters[k] ?? 0n) + v;
+    return { ...l, ringDrops: l.ringDrops + w.ringDrops, ringFreezes: l.ringFreezes + w.ringFreezes, tapDrops: l.tapDrops + w.tapDrops, counters };
+  });
+}

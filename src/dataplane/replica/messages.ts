@@ -1,0 +1,44 @@
+// What the supervisor (pool.ts) and its data-plane workers (worker.ts) say to each other.
+
+import type { LoadOptions, ConnEntry } from "../dataplane.js";
+import type { IoOptions } from "../io.js";
+import type { Family } from "../addr.js";
+import type { DpOp } from "./ops.js";
+import type { Snapshot } from "./remote.js";
+
+/** Inputs of the steering filter that are the same for every worker (steer.ts). */
+export interface SteerState { workers: number; natReals: string[]; byAddressOnly: boolean; }
+
+/** A link the supervisor attached: workers add their rings to it. tap: the supervisor's TAP handle. */
+export interface SharedLink { dev: string; id: number; tap: number; mtu: number; }
+
+export type IoTuning = Partial<Omit<IoOptions, "now" | "log" | "onGone" | "rxFilter" | "ringsOnly">>;
+
+/** workerData. */
+export interface WorkerInit {
+  index: number;
+  load: LoadOptions;
+  io: IoTuning;
+  /** The supervisor's clock (ms since it started) when this worker was made: connection timeouts run on the same clock. */
+  clockMs: number;
+  /** Every change so far, replayed before the worker takes frames. */
+  ops: DpOp[];
+  links: SharedLink[];
+  steer: SteerState;
+}
+
+export type ToWorker =
+  | { t: "op"; seq: number; op: DpOp }
+  | ({ t: "attach"; req: number } & SharedLink)
+  | { t: "detach"; req: number; dev: string }
+  | { t: "steer"; steer: SteerState }
+  | { t: "conns"; req: number; af?: Family }
+  | { t: "stop"; req: number }
+  | { t: "crash" };
+
+export type FromWorker =
+  | { t: "ready" }
+  | { t: "applied"; seq: number }
+  | { t: "done"; req: number; error?: string; value?: ConnEntry[] }
+  | { t: "stats"; snap: Snapshot }
+  | { t: "gone"; dev: string; error: string };

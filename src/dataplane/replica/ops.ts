@@ -1,0 +1,92 @@
+// Changes to the data plane as messages: the control instance (the
+// supervisor's) records each change that succeeded (DataPlane.mirror) and
+// every replica (a worker thread's instance) applies the same ones, in the
+// same order, so all instances run the same configuration.
+
+import type { DataPlane, DestSpec, ServiceKey, ServiceSpec, Transaction } from "../dataplane.js";
+import type { Pause } from "../../config/yield.js";
+import ipaddr from "ipaddr.js";
+
+/** One operation inside a transaction (Transaction's methods and their arguments). */
+export type TxOp = { [M in keyof Transaction]: { m: M; a: Parameters<Transaction[M]> } }[keyof Transaction];
+
+type Direct = Pick<DataPlane, "setTimeouts" | "setLink" | "deleteLink" | "addAddress" | "deleteAddress" | "addRoute" | "deleteRoute" | "setNeighbour" | "zeroStats">;
+
+/** A change: a whole transaction, or one of the calls outside transactions. */
+export type DpOp = { m: "tx"; ops: TxOp[] } | { [M in keyof Direct]: { m: M; a: Parameters<Direct[M]> } }[keyof Direct];
+
+/**
+ * Applies op to a replica. A transaction is applied in slices (pause) so the
+ * replica's packet loop goes on while a large one is staged; it becomes
+ * visible at once, at its commit.
+ */
+export async function applyOp(dp: DataPlane, op: DpOp, pause: Pause): Promise<void> {
+  if (op.m === "tx") {
+    const calls = op.ops.map((o) => (tx: Transaction) => (tx[o.m] as (...a: unknown[]) => void)(...o.a));
+    await dp.transactionChunked(calls, pause);
+    return;
+  }
+  (dp[op.m] as (...a: unknown[]) => void).apply(dp, op.a);
+}
+
+/** The services and real servers a stream of ops leaves configured (for counters and steering). */
+export class KeyBook {
+  readonly services = new Map<string, { key: ServiceKey; spec: ServiceSpec; dests: Map<string, DestSpec> }>();
+
+  apply(op: DpOp): void {
+    if (op.m !== "tx") return;
+    for (const o of op.ops) {
+      switch (o.m) {
+        case "addService": case "editService": {
+          const [k, spec] = o.a;
+          const id = serviceId(k);
+          const cur = this.services.get(id);
+          if (cur) cur.spec = spec;
+          else this.services.set(id, { key: k, spec, dests: new Map() });
+          break;
+        }
+        case "deleteService": this.services.delete(serviceId(o.a[0])); break;
+        case "flush": this.services.clear(); break;
+        case "addDest": case "editDest": this.services.get(serviceId(o.a[0]))?.dests.set(destId(o.a[1]), o.a[1]); break;
+        case "deleteDest": this.services.get(serviceId(o.a[0]))?.dests.delete(destId(o.a[1])); break;
+        default: break;
+      }
+    }
+  }
+
+  /** Addresses of real servers reached by NAT: frames from them are replies to clients. */
+  natReals(): string[] {
+    const out = new Set<string>();
+    for (const s of this.services.values()) for (const d of s.dests.values()) if (d.fwd === "nat") out.add(d.addr);
+    return [...out].sort();
+  }
+
+  /** Real servers' addresses (for neighbour resolution). */
+  reals(): string[] {
+    const out = new Set<string>();
+    for (const s of this.services.values()) for (const d of s.dests.values()) out.add(d.addr);
+    return [...out];
+  }
+
+  /** True when a client must stay on one worker whatever its port: persistence, or firewall marks (rules the steering cannot see). */
+  byAddressOnly(): boolean {
+    for (const s of this.services.values()) if (s.spec.persistent || "fwmark" in s.key) return true;
+    return false;
+  }
+}
+
+/** A service's identity as text, the same however the key object was spelled. */
+export function serviceId(k: ServiceKey): string {
+  return "fwmark" in k ? `fwm/${k.fwmark}/${k.af ?? 4}` : `${k.proto}/${canonical(k.addr)}/${k.port}`;
+}
+
+/** A real server's identity within its service. */
+export function destId(d: Pick<DestSpec, "addr" | "port">): string {
+  return `${canonical(d.addr)}/${d.port ?? 0}`;
+}
+
+function canonical(addr: string): string {
+  // IPv6 text has many spellings ("::1", "0:0::1"); keys come from the console and from listings.
+  if (!addr.includes(":")) return addr;
+  try { return ipaddr.parse(addr).toString(); } catch { return addr; }
+}

@@ -1,0 +1,223 @@
+// The supervisor's side of the data-plane workers (`weir run --workers N`).
+//
+// The supervisor keeps its own instance as the control instance: the console
+// validates and commits there, exactly as with one worker. Every change that
+// succeeded is mirrored (DataPlane.mirror) to N worker threads, each running
+// a replica (worker.ts) that forwards its share of the frames, steered by a
+// socket filter on client address and port (steer.ts) so that both
+// directions of a NAT connection reach the worker that holds it. A worker
+// that dies is started again: it replays every change, re-attaches its rings
+// and takes the same share again (the filters, not fanout membership, decide
+// the shares), so other workers' connections are not disturbed.
+
+import { Worker } from "node:worker_threads";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { DataPlane, LoadOptions, ConnEntry } from "../dataplane.js";
+import type { Family } from "../addr.js";
+import type { Logger } from "../../log.js";
+import { KeyBook, type DpOp } from "./ops.js";
+import { RemoteStats } from "./remote.js";
+import type { FromWorker, IoTuning, SharedLink, SteerState, ToWorker, WorkerInit } from "./messages.js";
+
+export interface PoolOptions {
+  workers: number;
+  load: LoadOptions;
+  io: IoTuning;
+  now: () => number;
+  log: Logger;
+  /** A worker found a link gone (it detached its rings). */
+  onGone?: (dev: string, error: string) => void;
+}
+
+interface Slot {
+  index: number;
+  worker?: Worker;
+  ready: boolean;
+  applied: number;
+  restarts: number;
+  /** Crash times (ms), for backing off a worker that cannot stay up. */
+  crashes: number[];
+}
+
+export interface WorkerStatus { index: number; up: boolean; restarts: number; applied: number; framesIn: bigint; threadId?: number; }
+
+/** Where the compiled worker is: beside this file, or under dist/ when this runs from src/ (tests). */
+function workerScript(): string {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith(".js")) return path.join(path.dirname(here), "worker.js");
+  const root = path.resolve(path.dirname(here), "..", "..", "..");
+  return path.join(root, "dist", path.relative(path.join(root, "src"), path.dirname(here)), "worker.js");
+}
+
+export class WorkerPool {
+  readonly remote: RemoteStats;
+  private readonly slots: Slot[] = [];
+  private readonly ops: DpOp[] = [];
+  private readonly book = new KeyBook();
+  private readonly links = new Map<string, SharedLink>();
+  private readonly pending = new Map<number, { slot: Slot; resolve: (v: FromWorker & { t: "done" }) => void }>();
+  private readonly waiters: { seq: number; resolve: () => void }[] = [];
+  private steer: SteerState;
+  private seq = 0;
+  private req = 0;
+  private stopping = false;
+
+  constructor(private readonly o: PoolOptions) {
+    this.steer = { workers: o.workers, natReals: [], byAddressOnly: false };
+    this.remote = new RemoteStats((af) => this.connections(af));
+    for (let i = 0; i < o.workers; i++) this.slots.push({ index: i, ready: false, applied: 0, restarts: 0, crashes: [] });
+  }
+
+  /** Mirrors dp's changes to the workers and adds their counters to dp's. */
+  bind(dp: DataPlane): void {
+    dp.mirror = (op) => this.push(op);
+    dp.remote = this.remote;
+  }
+
+  /** Starts every worker and waits until each has replayed the configuration. */
+  async start(): Promise<void> {
+    await Promise.all(this.slots.map((s) => this.spawn(s)));
+  }
+
+  status(): WorkerStatus[] {
+    return this.slots.map((s) => ({ index: s.index, up: s.ready, restarts: s.restarts, applied: s.applied, framesIn: this.remote.framesIn(s.index), threadId: s.worker?.threadId }));
+  }
+
+  private spawn(slot: Slot): Promise<void> {
+    const init: WorkerInit = {
+      index: slot.index, load: this.o.load, io: this.o.io, clockMs: this.o.now(),
+      ops: this.ops, links: [...this.links.values()], steer: this.steer,
+    };
+    const seqAtSpawn = this.seq;
+    const w = new Worker(workerScript(), { workerData: init, name: `weir-dp-${slot.index}` });
+    slot.worker = w;
+    slot.ready = false;
+    const log = this.o.log.child({ worker: slot.index });
+    return new Promise<void>((resolve, reject) => {
+      w.on("message", (m: FromWorker) => {
+        switch (m.t) {
+          case "ready":
+            slot.ready = true;
+            slot.applied = Math.max(slot.applied, seqAtSpawn);
+            this.settle();
+            log.info({ threadId: w.threadId }, "data-plane worker ready");
+            resolve();
+            break;
+          case "applied": slot.applied = m.seq; this.settle(); break;
+          case "stats": this.remote.set(slot.index, m.snap); break;
+          case "gone": this.o.onGone?.(m.dev, m.error); break;
+          case "done": {
+            const p = this.pending.get(m.req);
+            if (p) { this.pending.delete(m.req); p.resolve(m); }
+            break;
+          }
+        }
+      });
+      w.on("error", (e) => log.error({ err: e }, "data-plane worker failed"));
+      w.on("exit", (code) => {
+        const wasReady = slot.ready;
+        slot.ready = false;
+        slot.worker = undefined;
+        for (const [id, p] of this.pending) if (p.slot === slot) { this.pending.delete(id); p.resolve({ t: "done", req: id, error: "worker exited" }); }
+        this.settle();
+        if (this.stopping) return;
+        if (!wasReady) reject(new Error(`data-plane worker ${slot.index} exited (code ${code}) before it was ready`));
+        this.restart(slot, code);
+      });
+    });
+  }
+
+  /** A worker died: its counters stay in the totals, and it comes back (backing off if it keeps dying). */
+  private restart(slot: Slot, code: number): void {
+    this.remote.retire(slot.index);
+    const t = Date.now();
+    slot.crashes = slot.crashes.filter((c) => t - c < 60_000).concat(t);
+    const delay = slot.crashes.length > 5 ? 5000 : 100;
+    this.o.log.error({ worker: slot.index, code, restartInMs: delay }, "data-plane worker exited: restarting it");
+    setTimeout(() => {
+      if (this.stopping) return;
+      slot.restarts++;
+      this.spawn(slot).catch((e) => this.o.log.error({ err: e, worker: slot.index }, "data-plane worker restart failed"));
+    }, delay).unref();
+  }
+
+  private post(slot: Slot, m: ToWorker): void {
+    slot.worker?.postMessage(m);
+  }
+
+  private push(op: DpOp): void {
+    this.ops.push(op);
+    this.book.apply(op);
+    const seq = ++this.seq;
+    for (const s of this.slots) this.post(s, { t: "op", seq, op });
+    const steer: SteerState = { workers: this.o.workers, natReals: this.book.natReals(), byAddressOnly: this.book.byAddressOnly() };
+    if (steer.byAddressOnly !== this.steer.byAddressOnly || steer.natReals.join() !== this.steer.natReals.join()) {
+      if (steer.byAddressOnly !== this.steer.byAddressOnly) {
+        this.o.log.warn({ byAddressOnly: steer.byAddressOnly }, "steering changed: clients of existing connections may move to another worker");
+      }
+      this.steer = steer;
+      for (const s of this.slots) this.post(s, { t: "steer", steer });
+    }
+  }
+
+  /** Resolves when every running worker has applied every change made so far. */
+  synced(): Promise<void> {
+    const seq = this.seq;
+    if (this.slots.every((s) => !s.worker || s.applied >= seq)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ seq, resolve }));
+  }
+
+  private settle(): void {
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const w = this.waiters[i];
+      if (this.slots.every((s) => !s.worker || !s.ready || s.applied >= w.seq)) {
+        this.waiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  /** Asks every running worker; answers of workers that die meanwhile carry an error. */
+  private ask(make: (req: number) => ToWorker): Promise<(FromWorker & { t: "done" })[]> {
+    return Promise.all(this.slots.filter((s) => s.worker).map((slot) => new Promise<FromWorker & { t: "done" }>((resolve) => {
+      const req = ++this.req;
+      this.pending.set(req, { slot, resolve });
+      this.post(slot, make(req));
+    })));
+  }
+
+  /** The supervisor attached a link: every worker adds its rings. */
+  async attach(link: SharedLink): Promise<void> {
+    this.links.set(link.dev, link);
+    const errors = (await this.ask((req) => ({ t: "attach", req, ...link }))).filter((r) => r.error);
+    if (errors.length) {
+      await this.detach(link.dev);
+      throw new Error(`workers could not attach ${link.dev}: ${errors[0].error}`);
+    }
+  }
+
+  /** Before the supervisor detaches a link: every worker lets go of its rings. */
+  async detach(dev: string): Promise<void> {
+    this.links.delete(dev);
+    await this.ask((req) => ({ t: "detach", req, dev }));
+  }
+
+  async connections(af?: Family): Promise<ConnEntry[]> {
+    return (await this.ask((req) => ({ t: "conns", req, af }))).flatMap((r) => r.value ?? []);
+  }
+
+  /** TEST HOOK: makes worker i throw an uncaught error, as a bug would. */
+  crashForTest(i: number): void {
+    this.post(this.slots[i], { t: "crash" });
+  }
+
+  /** Stops every worker (their rings closed) within timeoutMs, then terminates what is left. */
+  async stop(timeoutMs = 5000): Promise<void> {
+    this.stopping = true;
+    const asked = this.ask((req) => ({ t: "stop", req }));
+    await Promise.race([asked, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    await Promise.all(this.slots.map((s) => s.worker?.terminate()));
+    for (const w of this.waiters.splice(0)) w.resolve();
+  }
+}

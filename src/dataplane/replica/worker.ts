@@ -1,0 +1,122 @@
+// A data-plane worker thread: its own Wasm instance (a replica of the
+// supervisor's), its own RX ring on every attached link with a socket filter
+// that takes only its share of the frames (steer.ts), its own TX rings, and
+// the packet loop of io.ts on this thread's event loop. Frames for the host
+// stack go to the supervisor's TAP mirrors. The supervisor's side is pool.ts;
+// the messages are in messages.ts.
+
+import { parentPort, workerData } from "node:worker_threads";
+import { DataPlane } from "../dataplane.js";
+import { PacketIo } from "../io.js";
+import { NeighbourProber } from "../probe.js";
+import { logger } from "../../log.js";
+import { Yielder } from "../../config/yield.js";
+import { applyOp, KeyBook, serviceId, destId } from "./ops.js";
+import { steerProgram } from "../steer.js";
+import type { Snapshot } from "./remote.js";
+import type { ToWorker, FromWorker, WorkerInit, SteerState } from "./messages.js";
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const log = logger("worker").child({ worker: init.index });
+const post = (m: FromWorker) => port.postMessage(m);
+
+const started = performance.now() - init.clockMs;
+const now = () => Math.floor(performance.now() - started) + 1;
+
+const dp = await DataPlane.load(init.load);
+const book = new KeyBook();
+let steer: SteerState = init.steer;
+const program = () => steerProgram({ ...steer, member: init.index });
+const io = new PacketIo(dp, {
+  ...init.io, now, log, ringsOnly: true, journalDir: null, rxFilter: program,
+  onGone: (dev, error) => post({ t: "gone", dev, error }),
+});
+await io.start();
+
+// The real servers' MACs: this instance forwards, so it resolves them (the
+// answers reach every worker: steer.ts hands ARP replies to all).
+const prober = new NeighbourProber({ dp, now, kick: (id) => io.kickLink(id), targets: () => book.reals() });
+
+// Everything that changes state runs in arrival order.
+let queue: Promise<unknown> = Promise.resolve();
+const inOrder = (fn: () => Promise<unknown> | unknown) => { queue = queue.then(fn, fn); return queue; };
+
+async function apply(op: Parameters<typeof applyOp>[1]): Promise<void> {
+  await applyOp(dp, op, new Yielder());
+  book.apply(op);
+}
+
+for (const op of init.ops) await apply(op);
+for (const l of init.links) await io.attachRings(l.dev, l.id, l.tap, l.mtu);
+prober.start();
+post({ t: "ready" });
+
+port.on("message", (m: ToWorker) => {
+  switch (m.t) {
+    case "op":
+      void inOrder(async () => {
+        try { await apply(m.op); } catch (e) { log.error({ err: e, op: m.op.m }, "replica refused a change the supervisor accepted"); }
+        post({ t: "applied", seq: m.seq });
+      });
+      break;
+    case "attach":
+      void inOrder(() => io.attachRings(m.dev, m.id, m.tap, m.mtu).then(
+        () => post({ t: "done", req: m.req }),
+        (e) => post({ t: "done", req: m.req, error: (e as Error).message })));
+      break;
+    case "detach":
+      void inOrder(() => io.detach(m.dev).then(() => post({ t: "done", req: m.req })));
+      break;
+    case "steer":
+      void inOrder(() => {
+        steer = m.steer;
+        try { io.setRxFilter(program()); } catch (e) { log.error({ err: e }, "steering filter not replaced"); }
+      });
+      break;
+    case "conns":
+      post({ t: "done", req: m.req, value: dp.connections(now(), m.af) });
+      break;
+    case "stop":
+      void inOrder(async () => {
+        clearInterval(timer);
+        prober.stop();
+        await io.close();
+        post({ t: "done", req: m.req });
+        port.close();
+      });
+      break;
+    case "crash":
+      // Test hook (pool.crashForTest): an uncaught error, as a bug would throw.
+      setImmediate(() => { throw new Error("worker crash requested"); });
+      break;
+  }
+});
+
+// Counters for the supervisor, once a second, read in slices so forwarding goes on.
+let snapping = false;
+const timer = setInterval(() => {
+  if (snapping) return;
+  snapping = true;
+  void snapshot().then((s) => post({ t: "stats", snap: s }), (e) => log.warn({ err: e }, "counters not read")).finally(() => { snapping = false; });
+}, 1000);
+
+async function snapshot(): Promise<Snapshot> {
+  const pause = new Yielder(2);
+  const services: Snapshot["services"] = [];
+  const dests: Snapshot["dests"] = [];
+  for (const s of book.services.values()) {
+    const sid = serviceId(s.key);
+    try { services.push([sid, dp.serviceStats(s.key)]); } catch { continue; } // changed meanwhile
+    for (const d of s.dests.values()) {
+      try { dests.push([`${sid} ${destId(d)}`, dp.destStats(s.key, d)]); } catch { /* changed meanwhile */ }
+    }
+    if (pause.due()) await pause.next();
+  }
+  return {
+    services, dests, drops: dp.drops(), batch: dp.batchStats(),
+    conns: { 4: dp.connCount(4), 6: dp.connCount(6) },
+    neighbours: init.index === 0 ? dp.neighbours() : [],
+    links: io.stats(),
+  };
+}

@@ -1,0 +1,450 @@
+// Steering of received frames between data-plane workers: each worker's
+// AF_PACKET socket gets a classic BPF filter (SO_ATTACH_FILTER) accepting only
+// the frames it owns, so the filters of workers 0..N-1 partition the traffic.
+// steerOwner is the same rule in plain TS (the reference the tests hold the
+// program to, and what debugging tools print).
+//
+// The rule, in order:
+//   - ARP reply, IPv6 neighbour advertisement → "all" (every worker and the
+//     supervisor's socket, member -1: all of them keep neighbour caches).
+//   - Other ARP, ICMPv6 133..137, non-IP ethertypes → worker 0.
+//   - IPv4/IPv6 → hash(client address [, client port]) % workers, where the
+//     client is the destination of a frame from a NAT real server (a reply)
+//     and the source otherwise, so both directions of a NAT connection meet.
+//   - Truncated frames (shorter than the headers the rule reads) → worker 0.
+//     The program checks the length before every load instead of letting an
+//     out-of-bounds load drop the frame: nothing is silently lost, and the
+//     model never has to answer "none".
+//
+// The hash (all u32, wrapping; K1 = 0x9E3779B1, K2 = 0x85EBCA6B, K3 = 0xC2B2AE35):
+//   a = IPv4 address, or for IPv6 the fold ((w0*K1 ^ w1)*K1 ^ w2)*K1 ^ w3 of
+//       its big-endian words;
+//   h = a*K1; h ^= h>>>15; h ^= port*K2; h ^= h>>>13; h *= K3; h ^= h>>>16;
+//   owner = h % workers.
+// port is the client's TCP/UDP port, or 0 when byAddressOnly, for other
+// protocols, IPv4 non-first fragments and IPv6 with extension headers.
+
+import { WeirError } from "./errors.js";
+import { parseAddr } from "./addr.js";
+
+export interface SteerSpec {
+  /** Number of workers, 1..64. */
+  workers: number;
+  /** This socket's worker index 0..workers-1, or -1: the supervisor's own socket (see below). */
+  member: number;
+  /** Addresses (IPv4 dotted or IPv6 text) of real servers reached by NAT: frames FROM them are NAT replies. */
+  natReals: string[];
+  /** true: steer by client address only (persistence / firewall-mark services exist); false: client address and port. */
+  byAddressOnly: boolean;
+}
+
+const MAX_INSNS = 4096; // BPF_MAXINSNS
+const K1 = 0x9e3779b1, K2 = 0x85ebca6b, K3 = 0xc2b2ae35;
+
+// Opcodes (linux/bpf_common.h, linux/filter.h).
+const LD = 0x00, LDX = 0x01, ST = 0x02, STX = 0x03, ALU = 0x04, JMP = 0x05, RET = 0x06, MISC = 0x07;
+const W = 0x00, H = 0x08, B = 0x10;
+const IMM = 0x00, ABS = 0x20, IND = 0x40, MEM = 0x60, LEN = 0x80;
+const ADD = 0x00, SUB = 0x10, MUL = 0x20, AND = 0x50, LSH = 0x60, RSH = 0x70, MOD = 0x90, XOR = 0xa0;
+const JA = 0x00, JEQ = 0x10, JGT = 0x20, JGE = 0x30, JSET = 0x40;
+const K = 0x00, X = 0x08;
+const TAX = 0x00, TXA = 0x80;
+
+// Scratch cells M[0..15].
+const M_L3 = 0, M_ADDR = 1, M_POFF = 2, M_PORT = 3, M_H = 4, M_BASE = 5;
+
+const ETH_IP = 0x0800, ETH_ARP = 0x0806, ETH_IPV6 = 0x86dd, ETH_8021Q = 0x8100, ETH_8021AD = 0x88a8;
+const ND_NA = 136;
+
+// --- a tiny assembler: labels, then far conditional jumps routed through `ja` ---
+
+interface Label { at?: Insn }
+interface Insn { code: number; k: number; jt?: Label; jf?: Label; to?: Label }
+
+class Asm {
+  readonly code: Insn[] = [];
+  private pending: Label[] = [];
+
+  label(): Label { return {}; }
+  bind(l: Label): void { this.pending.push(l); }
+
+  op(code: number, k = 0): void { this.push({ code, k }); }
+  ja(to: Label): void { this.push({ code: JMP | JA, k: 0, to }); }
+  /** Conditional jump; an omitted target is the next instruction. */
+  jmp(code: number, k: number, jt?: Label, jf?: Label): void {
+    const next = this.label();
+    this.push({ code: JMP | code | K, k: k >>> 0, jt: jt ?? next, jf: jf ?? next });
+    if (!jt || !jf) this.bind(next);
+  }
+
+  private push(i: Insn): void {
+    for (const l of this.pending) l.at = i;
+    this.pending = [];
+    this.code.push(i);
+  }
+}
+
+const isCond = (i: Insn) => (i.code & 0x07) === JMP && (i.code & 0xf0) !== JA;
+const fallsThrough = (i: Insn) => (i.code & 0x07) !== JMP && (i.code & 0x07) !== RET;
+
+/** Where a jump really lands: through any chain of `ja`s. */
+function final(i: Insn): Insn {
+  while (i.code === (JMP | JA)) i = i.to!.at!;
+  return i;
+}
+
+/**
+ * Lays the program out: a conditional jump reaches 255 instructions ahead, so a
+ * farther target goes through a `ja` (32-bit offset). One already in reach is
+ * reused; otherwise a new one goes as far ahead as possible (after an
+ * instruction that never falls through), where the jumps that follow can share it.
+ * Inserting moves code, so repeat until every jump reaches.
+ */
+function layout(code: Insn[]): Insn[] {
+  for (;;) {
+    const pos = new Map(code.map((x, i) => [x, i]));
+    let inserted = false;
+    for (let i = 0; i < code.length && !inserted; i++) {
+      const x = code[i];
+      if (!isCond(x)) continue;
+      for (const side of ["jt", "jf"] as const) {
+        if (pos.get(x[side]!.at!)! - i - 1 <= 255) continue;
+        const dest = final(x[side]!.at!);
+        let tramp = code.slice(i + 1, i + 257).find((y) => y.code === (JMP | JA) && final(y) === dest);
+        if (!tramp) {
+          let p = Math.min(i + 256, code.length);
+          while (fallsThrough(code[p - 1])) p--;
+          tramp = { code: JMP | JA, k: 0, to: { at: dest } };
+          code.splice(p, 0, tramp);
+          inserted = true;
+        }
+        x[side] = { at: tramp };
+        if (inserted) break;
+      }
+    }
+    if (!inserted) return code;
+  }
+}
+
+function encode(code: Insn[]): Uint8Array {
+  const pos = new Map(code.map((x, i) => [x, i]));
+  const out = new Uint8Array(code.length * 8);
+  const dv = new DataView(out.buffer);
+  code.forEach((x, i) => {
+    const rel = (l?: Label) => {
+      const d = l ? pos.get(l.at!)! - i - 1 : 0;
+      if (d < 0 || (isCond(x) && d > 255)) throw new Error(`steer: bad jump at ${i}`); // a layout bug, never input
+      return d;
+    };
+    dv.setUint16(i * 8, x.code, true);
+    if (isCond(x)) {
+      dv.setUint8(i * 8 + 2, rel(x.jt));
+      dv.setUint8(i * 8 + 3, rel(x.jf));
+    }
+    dv.setUint32(i * 8 + 4, x.to ? rel(x.to) : x.k, true);
+  });
+  return out;
+}
+
+// --- the spec ---
+
+interface Reals { v4: number[]; v6: Uint32Array[]; v6keys: Set<string>; v4set: Set<number>; count: number }
+
+const cache = new Map<string, Reals>(); // a few recent natReals lists: the model runs per frame
+
+/** natReals split by family: IPv4 as sorted unique u32, IPv6 as unique word quads. */
+function reals(list: string[]): Reals {
+  const key = list.join(",");
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const v4set = new Set<number>();
+  const v6 = new Map<string, Uint32Array>();
+  for (const text of list) {
+    const { af, bytes } = parseAddr(text);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (af === 4) v4set.add(dv.getUint32(0));
+    else v6.set(v6key(dv, 0), Uint32Array.from([0, 4, 8, 12], (o) => dv.getUint32(o)));
+  }
+  const r: Reals = {
+    v4: [...v4set].sort((a, b) => a - b), v4set,
+    v6: [...v6.values()].sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2] || a[3] - b[3]), v6keys: new Set(v6.keys()),
+    count: v4set.size + v6.size,
+  };
+  if (cache.size >= 8) cache.delete(cache.keys().next().value!);
+  cache.set(key, r);
+  return r;
+}
+
+function v6key(dv: DataView, at: number): string {
+  return [0, 4, 8, 12].map((o) => dv.getUint32(at + o).toString(16)).join(":");
+}
+
+function checkWorkers(workers: number): void {
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+    throw new WeirError("WEIR_ERR_STEER", `workers must be 1..64, not ${workers}`);
+  }
+}
+
+// --- the program ---
+
+/** The sock_filter[] program (8 bytes per instruction) for SO_ATTACH_FILTER. Throws WeirError("WEIR_ERR_STEER_TOO_LARGE", …) when it would exceed 4096 instructions. */
+export function steerProgram(spec: SteerSpec): Uint8Array {
+  const { workers, member, byAddressOnly } = spec;
+  checkWorkers(workers);
+  if (!Number.isInteger(member) || member < -1 || member >= workers) {
+    throw new WeirError("WEIR_ERR_STEER", `member must be -1..${workers - 1}, not ${member}`);
+  }
+  const r = reals(spec.natReals);
+  // A lone worker owns everything (the "all" frames too).
+  if (workers === 1 && member === 0) return encode([{ code: RET | K, k: 0xffffffff }]);
+
+  const a = new Asm();
+  const ACCEPT = a.label(), DROP = a.label(), ALL = ACCEPT;
+  const W0 = member === 0 ? ACCEPT : DROP;
+  // The supervisor only takes "all" frames: it never hashes, so its program never holds the tree.
+  const hashed = member >= 0;
+  const IP4 = hashed ? a.label() : DROP, IP6DATA = hashed ? a.label() : DROP;
+  const PORTS = a.label(), NOPORT = a.label(), HASH = a.label();
+  const VLAN = a.label(), L3 = a.label(), IP6 = a.label();
+  /** A = bytes from the L3 header on (X = L3 offset, len >= X already). */
+  const avail = () => { a.op(LD | W | LEN); a.op(ALU | SUB | X); };
+
+  // Ethernet, one optional VLAN tag: A = ethertype, X = L3 offset.
+  a.op(LD | W | LEN);
+  a.jmp(JGE, 14, undefined, W0);
+  a.op(LD | H | ABS, 12);
+  a.jmp(JEQ, ETH_8021Q, VLAN);
+  a.jmp(JEQ, ETH_8021AD, VLAN);
+  a.op(LDX | W | IMM, 14);
+  a.ja(L3);
+  a.bind(VLAN);
+  a.op(LD | W | LEN);
+  a.jmp(JGE, 18, undefined, W0);
+  a.op(LD | H | ABS, 16);
+  a.op(LDX | W | IMM, 18);
+  a.bind(L3);
+  a.jmp(JEQ, ETH_IP, IP4);
+  a.jmp(JEQ, ETH_IPV6, IP6);
+  a.jmp(JEQ, ETH_ARP, undefined, W0);
+
+  // ARP: replies to all, requests to worker 0.
+  avail();
+  a.jmp(JGE, 8, undefined, W0);
+  a.op(LD | H | IND, 6);
+  a.jmp(JEQ, 2, ALL, W0);
+
+  // IPv6: neighbour advertisements to all, other NDP to worker 0.
+  a.bind(IP6);
+  avail();
+  a.jmp(JGE, 40, undefined, W0);
+  a.op(LD | B | IND, 6);
+  a.jmp(JEQ, 58, undefined, IP6DATA);
+  avail();
+  a.jmp(JGE, 41, undefined, W0);
+  a.op(LD | B | IND, 40);
+  a.jmp(JEQ, ND_NA, ALL);
+  a.jmp(JGE, 133, undefined, IP6DATA);
+  a.jmp(JGT, 137, IP6DATA, W0);
+
+  if (hashed) {
+    // IPv4: M[ADDR] = client address, M[POFF] = client port offset in L4 (0 src, 2 dst).
+    a.bind(IP4);
+    avail();
+    a.jmp(JGE, 20, undefined, W0);
+    a.op(LD | W | IND, 12);
+    const IN4 = a.label(), OUT4 = a.label(), PROTO4 = a.label();
+    if (r.v4.length) tree(a, r.v4, 0, r.v4.length - 1, IN4, OUT4);
+    a.bind(OUT4); // A = source address still
+    a.op(ST, M_ADDR);
+    if (byAddressOnly) a.ja(NOPORT);
+    else { a.op(LD | IMM, 0); a.op(ST, M_POFF); if (r.v4.length) a.ja(PROTO4); }
+    if (r.v4.length) {
+      a.bind(IN4);
+      a.op(LD | W | IND, 16);
+      a.op(ST, M_ADDR);
+      if (byAddressOnly) a.ja(NOPORT);
+      else { a.op(LD | IMM, 2); a.op(ST, M_POFF); }
+    }
+    if (!byAddressOnly) {
+      a.bind(PROTO4);
+      const P4 = a.label();
+      a.op(LD | B | IND, 9);
+      a.jmp(JEQ, 6, P4);
+      a.jmp(JEQ, 17, undefined, NOPORT);
+      a.bind(P4);
+      a.op(LD | H | IND, 6);
+      a.jmp(JSET, 0x1fff, NOPORT); // not the first fragment
+      a.op(LD | B | IND, 0); // X = L3 + 4*IHL (BPF_MSH only takes an absolute offset)
+      a.op(ALU | AND | K, 0xf);
+      a.op(ALU | LSH | K, 2);
+      a.op(ALU | ADD | X);
+      a.op(MISC | TAX);
+      a.ja(PORTS);
+    }
+
+    // IPv6 other than NDP (len >= L3 + 40 checked above): NAT reals by a chain of 4-word compares.
+    a.bind(IP6DATA);
+    a.op(STX, M_L3);
+    const IN6 = a.label(), FOLD = a.label();
+    for (const w of r.v6) {
+      const next = a.label();
+      for (let j = 3; j >= 0; j--) { // low word first: it differs soonest
+        a.op(LD | W | IND, 8 + 4 * j);
+        a.jmp(JEQ, w[j], j ? undefined : IN6, next);
+      }
+      a.bind(next);
+    }
+    // Fold the client address at [X + 8]: X = L3 (source) or L3 + 16 (destination).
+    if (!byAddressOnly) { a.op(LD | IMM, 0); a.op(ST, M_POFF); }
+    if (r.v6.length) {
+      a.ja(FOLD);
+      a.bind(IN6);
+      if (!byAddressOnly) { a.op(LD | IMM, 2); a.op(ST, M_POFF); }
+      a.op(MISC | TXA);
+      a.op(ALU | ADD | K, 16);
+      a.op(MISC | TAX);
+    }
+    a.bind(FOLD);
+    a.op(STX, M_BASE);
+    a.op(LD | W | IND, 8);
+    for (let j = 1; j < 4; j++) {
+      a.op(ALU | MUL | K, K1);
+      a.op(ST, M_H);
+      if (j > 1) a.op(LDX | W | MEM, M_BASE);
+      a.op(LD | W | IND, 8 + 4 * j);
+      a.op(LDX | W | MEM, M_H);
+      a.op(ALU | XOR | X);
+    }
+    a.op(ST, M_ADDR);
+    if (byAddressOnly) a.ja(NOPORT);
+    else {
+      const P6 = a.label();
+      a.op(LDX | W | MEM, M_L3);
+      a.op(LD | B | IND, 6);
+      a.jmp(JEQ, 6, P6);
+      a.jmp(JEQ, 17, undefined, NOPORT);
+      a.bind(P6);
+      a.op(MISC | TXA);
+      a.op(ALU | ADD | K, 40);
+      a.op(MISC | TAX);
+
+      // X = L4 offset: both ports must be there, then M[PORT] = the client's.
+      a.bind(PORTS);
+      a.op(LD | W | LEN);
+      a.op(ALU | SUB | K, 4);
+      a.jmp(JGE | X, 0, undefined, W0);
+      a.op(LD | MEM, M_POFF);
+      a.op(ALU | ADD | X);
+      a.op(MISC | TAX);
+      a.op(LD | H | IND, 0);
+      a.op(ST, M_PORT);
+      a.ja(HASH);
+    }
+    a.bind(NOPORT);
+    a.op(LD | IMM, 0);
+    a.op(ST, M_PORT);
+
+    a.bind(HASH);
+    a.op(LD | MEM, M_ADDR);
+    a.op(ALU | MUL | K, K1);
+    xorShift(a, 15);
+    a.op(ST, M_H);
+    a.op(LD | MEM, M_PORT);
+    a.op(ALU | MUL | K, K2);
+    a.op(LDX | W | MEM, M_H);
+    a.op(ALU | XOR | X);
+    xorShift(a, 13);
+    a.op(ALU | MUL | K, K3);
+    xorShift(a, 16);
+    a.op(ALU | MOD | K, workers);
+    a.jmp(JEQ, member, ACCEPT, DROP);
+  }
+  a.bind(ACCEPT);
+  a.op(RET | K, 0xffffffff);
+  a.bind(DROP);
+  a.op(RET | K, 0);
+
+  const tooLarge = (n: number) => new WeirError("WEIR_ERR_STEER_TOO_LARGE",
+    `the steering filter for ${r.count} NAT real-server addresses needs ${n} instructions, more than ${MAX_INSNS}`);
+  // Laying out only adds jumps: give up early on a hopeless size.
+  if (a.code.length > MAX_INSNS) throw tooLarge(a.code.length);
+  const code = layout(a.code);
+  if (code.length > MAX_INSNS) throw tooLarge(code.length);
+  return encode(code);
+}
+
+/** A ^= A >>> n (clobbers X). */
+function xorShift(a: Asm, n: number): void {
+  a.op(MISC | TAX);
+  a.op(ALU | RSH | K, n);
+  a.op(ALU | XOR | X);
+}
+
+/** Balanced search of A in sorted v[lo..hi]: jeq + jgt per address. */
+function tree(a: Asm, v: number[], lo: number, hi: number, IN: Label, OUT: Label): void {
+  const m = (lo + hi) >> 1;
+  const left = lo < m, right = m < hi;
+  if (!left && !right) return a.jmp(JEQ, v[m], IN, OUT);
+  a.jmp(JEQ, v[m], IN);
+  const R = right ? a.label() : OUT;
+  a.jmp(JGT, v[m], R, left ? undefined : OUT);
+  if (left) tree(a, v, lo, m - 1, IN, OUT);
+  if (right) { a.bind(R); tree(a, v, m + 1, hi, IN, OUT); }
+}
+
+// --- the model ---
+
+/** Reference model of the same rule in plain TS over an Ethernet frame (no virtio header): the worker index that owns it, "all" (every worker and the supervisor), or "none". Used by tests and by debugging tools. */
+export function steerOwner(frame: Uint8Array, spec: Omit<SteerSpec, "member">): number | "all" | "none" {
+  const { workers, byAddressOnly } = spec;
+  checkWorkers(workers);
+  const r = reals(spec.natReals);
+  const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const len = frame.length;
+  if (len < 14) return 0;
+  let type = dv.getUint16(12), l3 = 14;
+  if (type === ETH_8021Q || type === ETH_8021AD) {
+    if (len < 18) return 0;
+    type = dv.getUint16(16);
+    l3 = 18;
+  }
+  const avail = len - l3;
+  let addr: number, proto: number, l4: number, nat: boolean, ports: boolean;
+  if (type === ETH_ARP) return avail >= 8 && dv.getUint16(l3 + 6) === 2 ? "all" : 0;
+  if (type === ETH_IP) {
+    if (avail < 20) return 0;
+    nat = r.v4set.has(dv.getUint32(l3 + 12));
+    addr = dv.getUint32(l3 + (nat ? 16 : 12));
+    proto = frame[l3 + 9];
+    ports = (dv.getUint16(l3 + 6) & 0x1fff) === 0;
+    l4 = l3 + 4 * (frame[l3] & 0xf);
+  } else if (type === ETH_IPV6) {
+    if (avail < 40) return 0;
+    proto = frame[l3 + 6];
+    if (proto === 58) {
+      if (avail < 41) return 0;
+      const t = frame[l3 + 40];
+      if (t === ND_NA) return "all";
+      if (t >= 133 && t <= 137) return 0;
+    }
+    nat = r.v6keys.has(v6key(dv, l3 + 8));
+    const at = l3 + (nat ? 24 : 8);
+    addr = dv.getUint32(at);
+    for (let j = 1; j < 4; j++) addr = (Math.imul(addr, K1) ^ dv.getUint32(at + 4 * j)) >>> 0;
+    ports = true;
+    l4 = l3 + 40;
+  } else return 0;
+
+  let port = 0;
+  if (!byAddressOnly && ports && (proto === 6 || proto === 17)) {
+    if (len - 4 < l4) return 0;
+    port = dv.getUint16(l4 + (nat ? 2 : 0));
+  }
+  let h = Math.imul(addr, K1) >>> 0;
+  h = (h ^ (h >>> 15)) >>> 0;
+  h = (h ^ Math.imul(port, K2)) >>> 0;
+  h = (h ^ (h >>> 13)) >>> 0;
+  h = Math.imul(h, K3) >>> 0;
+  h = (h ^ (h >>> 16)) >>> 0;
+  return h % workers;
+}

@@ -1,0 +1,99 @@
+// `weir run --workers 2`: two worker threads forward, each its share of the
+// clients (a socket filter per worker, steered by client address and port).
+// NAT must stay correct (both directions of a connection reach the worker
+// that holds it), DR and TUN pass, persistence keeps a client on one real
+// server, counters and the connection listing add up over the workers, and
+// a worker that dies is restarted and traffic goes on.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CAN_RUN, IO_ENGINE, SKIP_REASON, VIP, rsAddr, startLab, until, type HttpManyResult, type HttpResult, type Lab } from "./lib/index.js";
+
+const PERSIST = "198.18.100.11";
+
+describe.skipIf(!CAN_RUN || !IO_ENGINE)(`two data-plane workers (${!CAN_RUN ? SKIP_REASON : "waits for the I/O engine"})`, () => {
+  let lab: Lab;
+
+  beforeAll(async () => {
+    process.env.WEIR_TEST_HOOKS = "1";
+    const add = (vip: string, flag: string) => [0, 1, 2].map((i) => `ipvsadm -a -t ${vip}:80 -r ${rsAddr(i)}:80 ${flag}`);
+    lab = await startLab({
+      vips: [...Object.values(VIP), PERSIST],
+      applianceArgs: ["--workers", "2"],
+      config: [
+        `ipvsadm -A -t ${VIP.nat}:80 -s rr`, ...add(VIP.nat, "-m"),
+        `ipvsadm -A -t ${VIP.dr}:80 -s rr`, ...add(VIP.dr, "-g"),
+        `ipvsadm -A -t ${VIP.tun}:80 -s rr`, ...add(VIP.tun, "-i"),
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    delete process.env.WEIR_TEST_HOOKS;
+    await lab?.close();
+  });
+
+  const many = (vip: string, count: number) =>
+    lab.agent.call<HttpManyResult>("httpMany", { url: `http://${vip}/`, count, concurrency: 4, bodyBytes: 20000, timeoutMs: 5000, totalTimeoutMs: 60000 });
+  const workers = async () => (await lab.appliance.ctl("show workers")).split("\n").map((l) => {
+    const m = /^worker (\d+) (up|down) restarts (\d+) applied (\d+) frames_in (\d+)$/.exec(l);
+    if (!m) throw new Error(`unexpected show workers line: ${l}`);
+    return { up: m[2] === "up", restarts: Number(m[3]), framesIn: Number(m[5]) };
+  });
+
+  it("NAT: 60 connections from many client ports, every one answered and echoed byte for byte, over both workers", async () => {
+    const r = await many(VIP.nat, 60);
+    if (process.env.WEIR_DEBUG_WORKERS) console.log(JSON.stringify(r), await lab.appliance.ctl("show stats"), await lab.appliance.ctl("show workers"), lab.appliance.proc.stderr().slice(-6000));
+    expect(r).toMatchObject({ ok: 60, failed: 0, echoMismatches: 0 });
+    expect(Object.keys(r.byServer).sort()).toEqual(["rs1", "rs2", "rs3"]);
+    // Each worker forwarded some of them (counters reach the supervisor once a second).
+    const w = await until("both workers counted frames", async () => {
+      const s = await workers();
+      return s.every((x) => x.framesIn > 0) && s;
+    }, 5000);
+    expect(w.map((x) => x.up)).toEqual([true, true]);
+  });
+
+  it("a large upload and download on one NAT connection", async () => {
+    const r = await lab.agent.call<HttpResult>("http", { url: `http://${VIP.nat}/`, bodyBytes: 400_000, timeoutMs: 10000 });
+    expect(r).toMatchObject({ status: 200, echoOk: true });
+  });
+
+  it("DR and TUN through the workers", async () => {
+    for (const vip of [VIP.dr, VIP.tun]) {
+      const r = await many(vip, 12);
+      expect(r, vip).toMatchObject({ ok: 12, failed: 0, echoMismatches: 0 });
+    }
+  });
+
+  it("ipvsadm -L --stats adds the workers' counters; -Lc lists their connections", async () => {
+    const open = await lab.agent.call<HttpResult>("http", { url: `http://${VIP.nat}/`, keepAlive: "w1", timeoutMs: 5000 });
+    expect(open.status).toBe(200);
+    await until("service counters from the workers", async () => {
+      const text = await lab.appliance.ctl(`ipvsadm -L -n --stats -t ${VIP.nat}:80`);
+      const m = new RegExp(`TCP\\s+${VIP.nat.replace(/\./g, "\\.")}:80\\s+(\\d+)`).exec(text);
+      return m !== null && Number(m[1]) >= 61;
+    }, 5000);
+    const conns = await lab.appliance.ctl("ipvsadm -L -n -c");
+    expect(conns).toMatch(new RegExp(`TCP\\s+\\S+\\s+ESTABLISHED\\s+198\\.18\\.0\\.10:${open.localPort}\\s+${VIP.nat.replace(/\./g, "\\.")}:80`));
+    await lab.agent.call("close", { keepAlive: "w1" });
+  });
+
+  it("persistence: a service made persistent keeps every connection of the client on one real server", async () => {
+    await lab.appliance.ctlAll([`ipvsadm -A -t ${PERSIST}:80 -s rr -p 60`, ...[0, 1, 2].map((i) => `ipvsadm -a -t ${PERSIST}:80 -r ${rsAddr(i)}:80 -m`)]);
+    const r = await many(PERSIST, 20);
+    expect(r.ok).toBe(20);
+    expect(Object.keys(r.byServer)).toHaveLength(1);
+    await lab.appliance.ctl(`ipvsadm -D -t ${PERSIST}:80`);
+  });
+
+  it("a worker that crashes is restarted and traffic goes on", async () => {
+    await lab.appliance.ctl("debug crash-worker 1");
+    if (process.env.WEIR_DEBUG_WORKERS) { await new Promise((r) => setTimeout(r, 2000)); console.log(lab.appliance.proc.stderr().slice(-5000)); }
+    const w = await until("worker 1 restarted", async () => {
+      const s = await workers();
+      return s[1].restarts === 1 && s[1].up && s;
+    }, 10000);
+    expect(w[0]).toMatchObject({ up: true, restarts: 0 });
+    const r = await many(VIP.nat, 30);
+    expect(r).toMatchObject({ ok: 30, failed: 0, echoMismatches: 0 });
+  });
+});
