@@ -22,7 +22,9 @@
 //   h = a*K1; h ^= h>>>15; h ^= port*K2; h ^= h>>>13; h *= K3; h ^= h>>>16;
 //   owner = h % workers.
 // port is the client's TCP/UDP port, or 0 when byAddressOnly, for other
-// protocols, IPv4 non-first fragments and IPv6 with extension headers.
+// protocols, IPv4 fragments (first ones too, so that a datagram's fragments
+// meet on one worker, which reassembles them) and IPv6 with extension headers
+// (its fragments likewise).
 
 import { WeirError } from "./errors.js";
 import { parseAddr } from "./addr.js";
@@ -273,7 +275,7 @@ export function steerProgram(spec: SteerSpec): Uint8Array {
       a.jmp(JEQ, 17, undefined, NOPORT);
       a.bind(P4);
       a.op(LD | H | IND, 6);
-      a.jmp(JSET, 0x1fff, NOPORT); // not the first fragment
+      a.jmp(JSET, 0x3fff, NOPORT); // a fragment (MF or an offset): all of a datagram's fragments meet on one worker
       a.op(LD | B | IND, 0); // X = L3 + 4*IHL (BPF_MSH only takes an absolute offset)
       a.op(ALU | AND | K, 0xf);
       a.op(ALU | LSH | K, 2);
@@ -416,7 +418,7 @@ export function steerOwner(frame: Uint8Array, spec: Omit<SteerSpec, "member">): 
     nat = r.v4set.has(dv.getUint32(l3 + 12));
     addr = dv.getUint32(l3 + (nat ? 16 : 12));
     proto = frame[l3 + 9];
-    ports = (dv.getUint16(l3 + 6) & 0x1fff) === 0;
+    ports = (dv.getUint16(l3 + 6) & 0x3fff) === 0;
     l4 = l3 + 4 * (frame[l3] & 0xf);
   } else if (type === ETH_IPV6) {
     if (avail < 40) return 0;
