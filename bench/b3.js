@@ -98,7 +98,7 @@ export async function run({ runs, only = ["B3", "B4"] }) {
       if (refusal) {
         log(`  B4: not available: ${refusal}`);
         out.push({ id: "B4", name: "forwarding rate with 2 workers vs 1 worker (higher is better)", unit: "Mpps", value: null, baseline: null, ratio: null, runs: [],
-          note: `not available: single worker — \`weir run --workers 2\` refuses (${refusal})` });
+          note: `not available: \`weir run --workers 2\` refuses (${refusal})` });
       } else {
         const rr = [];
         for (let i = 0; i < runs; i++) {

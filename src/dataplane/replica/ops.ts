@@ -29,52 +29,6 @@ export async function applyOp(dp: DataPlane, op: DpOp, pause: Pause): Promise<vo
   (dp[op.m] as (...a: unknown[]) => void).apply(dp, op.a);
 }
 
-/** The services and real servers a stream of ops leaves configured (for counters and steering). */
-export class KeyBook {
-  readonly services = new Map<string, { key: ServiceKey; spec: ServiceSpec; dests: Map<string, DestSpec> }>();
-
-  apply(op: DpOp): void {
-    if (op.m !== "tx") return;
-    for (const o of op.ops) {
-      switch (o.m) {
-        case "addService": case "editService": {
-          const [k, spec] = o.a;
-          const id = serviceId(k);
-          const cur = this.services.get(id);
-          if (cur) cur.spec = spec;
-          else this.services.set(id, { key: k, spec, dests: new Map() });
-          break;
-        }
-        case "deleteService": this.services.delete(serviceId(o.a[0])); break;
-        case "flush": this.services.clear(); break;
-        case "addDest": case "editDest": this.services.get(serviceId(o.a[0]))?.dests.set(destId(o.a[1]), o.a[1]); break;
-        case "deleteDest": this.services.get(serviceId(o.a[0]))?.dests.delete(destId(o.a[1])); break;
-        default: break;
-      }
-    }
-  }
-
-  /** Addresses of real servers reached by NAT: frames from them are replies to clients. */
-  natReals(): string[] {
-    const out = new Set<string>();
-    for (const s of this.services.values()) for (const d of s.dests.values()) if (d.fwd === "nat") out.add(d.addr);
-    return [...out].sort();
-  }
-
-  /** Real servers' addresses (for neighbour resolution). */
-  reals(): string[] {
-    const out = new Set<string>();
-    for (const s of this.services.values()) for (const d of s.dests.values()) out.add(d.addr);
-    return [...out];
-  }
-
-  /** True when a client must stay on one worker whatever its port: persistence, or firewall marks (rules the steering cannot see). */
-  byAddressOnly(): boolean {
-    for (const s of this.services.values()) if (s.spec.persistent || "fwmark" in s.key) return true;
-    return false;
-  }
-}
-
 /** A service's identity as text, the same however the key object was spelled. */
 export function serviceId(k: ServiceKey): string {
   return "fwmark" in k ? `fwm/${k.fwmark}/${k.af ?? 4}` : `${k.proto}/${canonical(k.addr)}/${k.port}`;

@@ -16,9 +16,13 @@ import { fileURLToPath } from "node:url";
 import type { DataPlane, LoadOptions, ConnEntry } from "../dataplane.js";
 import type { Family } from "../addr.js";
 import type { Logger } from "../../log.js";
-import { KeyBook, type DpOp } from "./ops.js";
+import type { DpOp } from "./ops.js";
+import { MirrorState, opWeight } from "./state.js";
 import { RemoteStats } from "./remote.js";
 import type { FromWorker, IoTuning, SharedLink, SteerState, ToWorker, WorkerInit } from "./messages.js";
+
+/** The replay history is compacted once it holds more single operations than this (and 4× what the state needs). */
+const MIN_COMPACT = 10_000;
 
 export interface PoolOptions {
   workers: number;
@@ -53,8 +57,12 @@ function workerScript(): string {
 export class WorkerPool {
   readonly remote: RemoteStats;
   private readonly slots: Slot[] = [];
-  private readonly ops: DpOp[] = [];
-  private readonly book = new KeyBook();
+  /** What a new worker replays: the history of changes, compacted when it outgrows the state it builds. */
+  private ops: DpOp[] = [];
+  private opsWeight = 0;
+  private compactAt = MIN_COMPACT;
+  private readonly state = new MirrorState();
+  private steerVersion = 0;
   private readonly links = new Map<string, SharedLink>();
   private readonly pending = new Map<number, { slot: Slot; resolve: (v: FromWorker & { t: "done" }) => void }>();
   private readonly waiters: { seq: number; resolve: () => void }[] = [];
@@ -147,19 +155,28 @@ export class WorkerPool {
   }
 
   private push(op: DpOp): void {
+    this.state.apply(op);
     this.ops.push(op);
-    this.book.apply(op);
+    this.opsWeight += opWeight(op);
+    if (this.opsWeight > this.compactAt) {
+      this.ops = this.state.snapshotOps();
+      this.opsWeight = this.ops.reduce((n, o) => n + opWeight(o), 0);
+      this.compactAt = Math.max(MIN_COMPACT, 4 * this.opsWeight);
+    }
     const seq = ++this.seq;
     for (const s of this.slots) this.post(s, { t: "op", seq, op });
-    const steer: SteerState = { workers: this.o.workers, natReals: this.book.natReals(), byAddressOnly: this.book.byAddressOnly() };
-    if (steer.byAddressOnly !== this.steer.byAddressOnly || steer.natReals.join() !== this.steer.natReals.join()) {
-      if (steer.byAddressOnly !== this.steer.byAddressOnly) {
-        this.o.log.warn({ byAddressOnly: steer.byAddressOnly }, "steering changed: clients of existing connections may move to another worker");
-      }
-      this.steer = steer;
-      for (const s of this.slots) this.post(s, { t: "steer", steer });
+    if (this.state.steerVersion === this.steerVersion) return;
+    this.steerVersion = this.state.steerVersion;
+    const steer: SteerState = { workers: this.o.workers, natReals: this.state.natReals(), byAddressOnly: this.state.byAddressOnly() };
+    if (steer.byAddressOnly !== this.steer.byAddressOnly) {
+      this.o.log.warn({ byAddressOnly: steer.byAddressOnly }, "steering changed: clients of existing connections may move to another worker");
     }
+    this.steer = steer;
+    for (const s of this.slots) this.post(s, { t: "steer", steer });
   }
+
+  /** Single operations in the replay history (for tests). */
+  get historyWeight(): number { return this.opsWeight; }
 
   /** Resolves when every running worker has applied every change made so far. */
   synced(): Promise<void> {

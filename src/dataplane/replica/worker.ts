@@ -11,7 +11,8 @@ import { PacketIo } from "../io.js";
 import { NeighbourProber } from "../probe.js";
 import { logger } from "../../log.js";
 import { Yielder } from "../../config/yield.js";
-import { applyOp, KeyBook, serviceId, destId } from "./ops.js";
+import { applyOp, serviceId, destId } from "./ops.js";
+import { MirrorState } from "./state.js";
 import { steerProgram } from "../steer.js";
 import type { Snapshot } from "./remote.js";
 import type { ToWorker, FromWorker, WorkerInit, SteerState } from "./messages.js";
@@ -25,7 +26,7 @@ const started = performance.now() - init.clockMs;
 const now = () => Math.floor(performance.now() - started) + 1;
 
 const dp = await DataPlane.load(init.load);
-const book = new KeyBook();
+const book = new MirrorState();
 let steer: SteerState = init.steer;
 const program = () => steerProgram({ ...steer, member: init.index });
 const io = new PacketIo(dp, {

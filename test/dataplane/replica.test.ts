@@ -1,0 +1,148 @@
+// The workers' replicas without threads: the ops a data plane mirrors rebuild
+// the same configuration in another instance, the state kept beside them
+// compacts a long history into the ops that build it, and the steering
+// inputs (NAT real servers, address-only mode) follow the configuration.
+
+import { describe, it, expect } from "vitest";
+import fc from "fast-check";
+import { DataPlane, type ServiceKey, type FwdName } from "../../src/dataplane/dataplane.js";
+import { applyOp, type DpOp } from "../../src/dataplane/replica/ops.js";
+import { MirrorState, opWeight } from "../../src/dataplane/replica/state.js";
+import { WorkerPool } from "../../src/dataplane/replica/pool.js";
+import { logger } from "../../src/log.js";
+
+const noPause = { due: () => false, next: async () => {} };
+const load = () => DataPlane.load({ connCapacity: 1024, connCapacity6: 256, seed: 7 });
+
+async function mirrored(): Promise<{ dp: DataPlane; ops: DpOp[]; state: MirrorState }> {
+  const dp = await load();
+  const ops: DpOp[] = [];
+  const state = new MirrorState();
+  dp.mirror = (op) => { ops.push(op); state.apply(op); };
+  return { dp, ops, state };
+}
+
+/** What can be read back of a configuration: services with their real servers (by destStats), neighbours, timeouts. */
+function readBack(dp: DataPlane, state: MirrorState): string {
+  const lines: string[] = [`services ${dp.serviceCount()}`, JSON.stringify(dp.getTimeouts())];
+  for (const s of state.services.values()) {
+    for (const d of s.dests.values()) {
+      const c = dp.destStats(s.key, d);
+      lines.push(`${JSON.stringify(s.key)} ${d.addr}:${d.port} ${c.available}`);
+    }
+  }
+  lines.push(...dp.neighbours().map((n) => JSON.stringify(n)).sort());
+  return lines.join("\n");
+}
+
+const VIPS = ["198.18.100.1", "198.18.100.2", "198.18.100.3"];
+const REALS = ["198.19.0.11", "198.19.0.12", "198.19.0.13", "198.19.0.14"];
+const FWDS: FwdName[] = ["nat", "dr", "tun"];
+
+type Step =
+  | { k: "addSvc"; vip: number; persistent: boolean }
+  | { k: "delSvc"; vip: number }
+  | { k: "addDest"; vip: number; rs: number; fwd: number }
+  | { k: "editDest"; vip: number; rs: number; weight: number }
+  | { k: "delDest"; vip: number; rs: number }
+  | { k: "flush" };
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ k: fc.constant("addSvc" as const), vip: fc.nat(2), persistent: fc.boolean() }),
+  fc.record({ k: fc.constant("delSvc" as const), vip: fc.nat(2) }),
+  fc.record({ k: fc.constant("addDest" as const), vip: fc.nat(2), rs: fc.nat(3), fwd: fc.nat(2) }),
+  fc.record({ k: fc.constant("editDest" as const), vip: fc.nat(2), rs: fc.nat(3), weight: fc.nat(5) }),
+  fc.record({ k: fc.constant("delDest" as const), vip: fc.nat(2), rs: fc.nat(3) }),
+  fc.constant({ k: "flush" as const }),
+);
+
+const key = (vip: number): ServiceKey => ({ proto: "tcp", addr: VIPS[vip], port: 80 });
+
+/** Runs a step as the console would; a change the data plane refuses mirrors nothing. */
+function run(dp: DataPlane, s: Step, fwdOf: Map<string, FwdName>): void {
+  try {
+    dp.transaction((tx) => {
+      switch (s.k) {
+        case "addSvc": tx.addService(key(s.vip), { scheduler: "rr", persistent: s.persistent ? 60 : undefined }); break;
+        case "delSvc": tx.deleteService(key(s.vip)); break;
+        case "addDest": tx.addDest(key(s.vip), { addr: REALS[s.rs], port: 80, fwd: FWDS[s.fwd] }); fwdOf.set(`${s.vip} ${s.rs}`, FWDS[s.fwd]); break;
+        case "editDest": tx.editDest(key(s.vip), { addr: REALS[s.rs], port: 80, fwd: fwdOf.get(`${s.vip} ${s.rs}`) ?? "nat", weight: s.weight }); break;
+        case "delDest": tx.deleteDest(key(s.vip), { addr: REALS[s.rs], port: 80 }); break;
+        case "flush": tx.flush(); break;
+      }
+    });
+  } catch { /* refused: nothing changed, nothing mirrored */ }
+}
+
+describe("replicas", () => {
+  it("the mirrored ops, replayed, and the compacted state both rebuild the same configuration", async () => {
+    const base = await mirrored();
+    base.dp.setLink(0, { mac: "02:00:00:00:00:01" });
+    base.dp.setLink(1, { mac: "02:00:00:00:01:01" });
+    base.dp.addAddress(0, "198.18.0.1/24");
+    base.dp.addAddress(1, "198.19.0.1/24");
+    base.dp.setNeighbour(1, REALS[0], "02:00:00:00:01:11");
+    base.dp.setTimeouts({ tcp: 900 });
+    await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
+      const a = await mirrored();
+      for (const op of base.ops) await applyOp(a.dp, op, noPause); // mirrored again by a.dp
+      const fwdOf = new Map<string, FwdName>();
+      for (const s of steps) run(a.dp, s, fwdOf);
+      const replayed = await load();
+      for (const op of a.ops) await applyOp(replayed, op, noPause);
+      const compacted = await load();
+      for (const op of a.state.snapshotOps()) await applyOp(compacted, op, noPause);
+      const want = readBack(a.dp, a.state);
+      expect(readBack(replayed, a.state)).toBe(want);
+      expect(readBack(compacted, a.state)).toBe(want);
+      // Steering inputs: NAT real servers in use, address-only while a persistent service exists.
+      const nat = new Set<string>(), persistent = [...a.state.services.values()].some((x) => x.spec.persistent);
+      for (const x of a.state.services.values()) for (const d of x.dests.values()) if (d.fwd === "nat") nat.add(d.addr);
+      expect(a.state.natReals()).toEqual([...nat].sort());
+      expect(a.state.byAddressOnly()).toBe(persistent);
+    }), { numRuns: 40 });
+  });
+
+  it("the steering version moves only when the NAT real servers or the address-only mode change", async () => {
+    const { dp, state } = await mirrored();
+    const v = () => state.steerVersion;
+    const v0 = v();
+    dp.transaction((tx) => tx.addService(key(0), { scheduler: "rr" }));
+    expect(v()).toBe(v0);
+    dp.transaction((tx) => tx.addDest(key(0), { addr: REALS[0], port: 80, fwd: "dr" }));
+    expect(v()).toBe(v0);
+    dp.transaction((tx) => tx.addDest(key(0), { addr: REALS[1], port: 80, fwd: "nat" }));
+    expect(v()).toBe(v0 + 1);
+    dp.transaction((tx) => tx.editDest(key(0), { addr: REALS[1], port: 80, fwd: "nat", weight: 0 }));
+    expect(v()).toBe(v0 + 1);
+    dp.transaction((tx) => tx.addService(key(1), { scheduler: "rr", persistent: 30 }));
+    expect([v(), state.byAddressOnly()]).toEqual([v0 + 2, true]);
+    dp.transaction((tx) => tx.deleteService(key(0)));
+    expect([v(), state.natReals()]).toEqual([v0 + 3, []]);
+    dp.transaction((tx) => tx.flush());
+    expect([v(), state.byAddressOnly()]).toEqual([v0 + 4, false]);
+  });
+
+  it("a long history of changes (a health check flapping a weight) stays bounded: the pool compacts it", async () => {
+    const dp = await load();
+    const pool = new WorkerPool({ workers: 2, load: {}, io: {}, now: () => 0, log: logger("test") }); // never started: no threads
+    pool.bind(dp);
+    dp.transaction((tx) => {
+      for (let i = 0; i < 200; i++) {
+        const k: ServiceKey = { proto: "tcp", addr: "198.18.100.1", port: 1000 + i };
+        tx.addService(k, { scheduler: "wlc" });
+        for (const rs of REALS) tx.addDest(k, { addr: rs, port: 80, fwd: "nat" });
+      }
+    });
+    const k: ServiceKey = { proto: "tcp", addr: "198.18.100.1", port: 1000 };
+    let most = 0;
+    for (let i = 0; i < 30_000; i++) {
+      dp.transaction((tx) => tx.editDest(k, { addr: REALS[0], port: 80, fwd: "nat", weight: i % 2 }));
+      most = Math.max(most, pool.historyWeight);
+    }
+    // The state needs ~1,000 single operations; the history never holds more than the compaction threshold.
+    expect(most).toBeLessThanOrEqual(10_001);
+    expect(pool.historyWeight).toBeGreaterThan(1000);
+    expect(opWeight({ m: "tx", ops: [] })).toBe(0);
+  });
+});
