@@ -96,4 +96,17 @@ describe.skipIf(!CAN_RUN || !IO_ENGINE)(`two data-plane workers (${!CAN_RUN ? SK
     const r = await many(VIP.nat, 30);
     expect(r).toMatchObject({ ok: 30, failed: 0, echoMismatches: 0 });
   });
+
+  it("a link that disappears is detached by the workers and the supervisor; the others go on", async () => {
+    const { lb } = lab.topo.ns;
+    lab.topo.ip(lb, "link", "add", "wx0", "type", "veth", "peer", "name", "wx1");
+    await lab.appliance.ctl("ip link set wx0 up");
+    expect(lab.topo.exec(lb, ["nft", "list", "ruleset"])).toMatch(/device "wx0"/);
+    lab.topo.ip(lb, "link", "del", "wx0");
+    await until("wx0 detached", () => /"link went away: detaching it"[\s\S]*wx0|wx0[\s\S]*"link went away: detaching it"/.test(lab.appliance.proc.stderr())
+      && !/device "wx0"/.test(lab.topo.exec(lb, ["nft", "list", "ruleset"])), 10000);
+    const r = await many(VIP.nat, 20);
+    expect(r).toMatchObject({ ok: 20, failed: 0 });
+    expect((await workers()).map((w) => w.up)).toEqual([true, true]);
+  });
 });
