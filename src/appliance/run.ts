@@ -140,9 +140,9 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
     onNetChange: async (s) => {
       if (!io) return;
       for (const dev of io.attached) await io.syncNet(dev, linkNet(s, dev));
-      setImmediate(() => prober.tick()); // a new route or link may make real servers reachable
+      if (!pool) setImmediate(() => prober.tick()); // a new route or link may make real servers reachable (workers: their own probers)
     },
-    onServicesChange: () => { setImmediate(() => prober.tick()); },
+    onServicesChange: () => { if (!pool) setImmediate(() => prober.tick()); },
   });
   // Real servers' MACs are resolved ahead of their first connection.
   const prober = new NeighbourProber({

@@ -178,17 +178,33 @@ export class WorkerPool {
   /** Single operations in the replay history (for tests). */
   get historyWeight(): number { return this.opsWeight; }
 
-  /** Resolves when every running worker has applied every change made so far. */
-  synced(): Promise<void> {
+  /**
+   * Resolves when every running worker has applied every change made so far,
+   * or after timeoutMs (logged: a worker that stopped answering is not allowed
+   * to hang the consoles).
+   */
+  synced(timeoutMs = 10_000): Promise<void> {
     const seq = this.seq;
-    if (this.slots.every((s) => !s.worker || s.applied >= seq)) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ seq, resolve }));
+    if (this.caughtUp(seq)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.o.log.warn({ seq, applied: this.slots.map((s) => s.applied) }, "workers did not apply a change within the time allowed");
+        resolve();
+      }, timeoutMs);
+      timer.unref();
+      this.waiters.push({ seq, resolve: () => { clearTimeout(timer); resolve(); } });
+    });
+  }
+
+  /** Workers starting up replay everything before they take frames: they count as caught up. */
+  private caughtUp(seq: number): boolean {
+    return this.slots.every((s) => !s.worker || !s.ready || s.applied >= seq);
   }
 
   private settle(): void {
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       const w = this.waiters[i];
-      if (this.slots.every((s) => !s.worker || !s.ready || s.applied >= w.seq)) {
+      if (this.caughtUp(w.seq)) {
         this.waiters.splice(i, 1);
         w.resolve();
       }

@@ -43,14 +43,18 @@ const prober = new NeighbourProber({ dp, now, kick: (id) => io.kickLink(id), tar
 let queue: Promise<unknown> = Promise.resolve();
 const inOrder = (fn: () => Promise<unknown> | unknown) => { queue = queue.then(fn, fn); return queue; };
 
+let probing = false;
 async function apply(op: Parameters<typeof applyOp>[1]): Promise<void> {
   await applyOp(dp, op, new Yielder());
   book.apply(op);
+  // New real servers, routes or links: resolve next hops now rather than at the next tick.
+  if (probing && op.m !== "zeroStats" && op.m !== "setTimeouts") setImmediate(() => prober.tick());
 }
 
 for (const op of init.ops) await apply(op);
 for (const l of init.links) await io.attachRings(l.dev, l.id, l.tap, l.mtu);
 prober.start();
+probing = true;
 post({ t: "ready" });
 
 port.on("message", (m: ToWorker) => {
