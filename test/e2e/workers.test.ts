@@ -5,7 +5,7 @@
 // server, counters and the connection listing add up over the workers, and
 // a worker that dies is restarted and traffic goes on.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CAN_RUN, IO_ENGINE, SKIP_REASON, VIP, rsAddr, startLab, until, type HttpManyResult, type HttpResult, type Lab } from "./lib/index.js";
+import { CAN_RUN, IO_ENGINE, SKIP_REASON, UDP_PORT, VIP, rsAddr, startLab, until, type HttpManyResult, type HttpResult, type Lab, type UdpResult } from "./lib/index.js";
 
 const PERSIST = "198.18.100.11";
 
@@ -55,6 +55,13 @@ describe.skipIf(!CAN_RUN || !IO_ENGINE)(`two data-plane workers (${!CAN_RUN ? SK
   it("a large upload and download on one NAT connection", async () => {
     const r = await lab.agent.call<HttpResult>("http", { url: `http://${VIP.nat}/`, bodyBytes: 400_000, timeoutMs: 10000 });
     expect(r).toMatchObject({ status: 200, echoOk: true });
+  });
+
+  it("UDP through a NAT service: 40 datagrams from new sockets, every answer echoed", async () => {
+    await lab.appliance.ctlAll([`ipvsadm -A -u ${VIP.nat}:${UDP_PORT} -s rr`, ...[0, 1, 2].map((i) => `ipvsadm -a -u ${VIP.nat}:${UDP_PORT} -r ${rsAddr(i)}:${UDP_PORT} -m`)]);
+    const r = await lab.agent.call<UdpResult>("udp", { host: VIP.nat, port: UDP_PORT, count: 40, timeoutMs: 2000 });
+    expect(r).toMatchObject({ sent: 40, replies: 40, echoOk: 40 });
+    expect(Object.keys(r.byServer).sort()).toEqual(["rs1", "rs2", "rs3"]);
   });
 
   it("DR and TUN through the workers", async () => {
