@@ -11,6 +11,16 @@
 //   - IPv4/IPv6 → hash(client address [, client port]) % workers, where the
 //     client is the destination of a frame from a NAT real server (a reply)
 //     and the source otherwise, so both directions of a NAT connection meet.
+//   - ICMP errors: ICMPv4 3, 4, 5, 11, 12 in an unfragmented IPv4 packet,
+//     ICMPv6 1..4 directly after the IPv6 header. They go by the packet they
+//     quote after the 8-byte ICMP header, one the appliance sent or forwarded,
+//     so that an error (path MTU discovery!) reaches the worker that holds the
+//     connection: the client is its source when its destination is a NAT real
+//     server (a forwarded client → real server packet), else its destination
+//     (a reply VIP → client, from us or a DR real server), with the port as
+//     for any packet (below). A quote of the other family, or one that ends
+//     inside its fixed IP header (20 / 40 bytes): the error goes by its own
+//     addresses like any other ICMP packet.
 //   - Truncated frames (shorter than the headers the rule reads) → worker 0.
 //     The program checks the length before every load instead of letting an
 //     out-of-bounds load drop the frame: nothing is silently lost, and the
@@ -24,7 +34,8 @@
 // port is the client's TCP/UDP port, or 0 when byAddressOnly, for other
 // protocols, IPv4 fragments (first ones too, so that a datagram's fragments
 // meet on one worker, which reassembles them) and IPv6 with extension headers
-// (its fragments likewise).
+// (its fragments likewise); of a quoted packet the same, and 0 too when the
+// quote ends before its ports (a frame of its own is truncated then: worker 0).
 
 import { WeirError } from "./errors.js";
 import { parseAddr } from "./addr.js";
@@ -53,10 +64,11 @@ const K = 0x00, X = 0x08;
 const TAX = 0x00, TXA = 0x80;
 
 // Scratch cells M[0..15].
-const M_L3 = 0, M_ADDR = 1, M_POFF = 2, M_PORT = 3, M_H = 4, M_BASE = 5;
+const M_L3 = 0, M_ADDR = 1, M_POFF = 2, M_PORT = 3, M_H = 4, M_BASE = 5, M_QUOTED = 6;
 
 const ETH_IP = 0x0800, ETH_ARP = 0x0806, ETH_IPV6 = 0x86dd, ETH_8021Q = 0x8100, ETH_8021AD = 0x88a8;
 const ND_NA = 136;
+const ICMP4_ERRORS = [3, 4, 5, 11, 12]; // dest unreachable, source quench, redirect, time exceeded, parameter problem
 
 // --- a tiny assembler: labels, then far conditional jumps routed through `ja` ---
 
@@ -205,7 +217,7 @@ export function steerProgram(spec: SteerSpec): Uint8Array {
   const W0 = member === 0 ? ACCEPT : DROP;
   // The supervisor only takes "all" frames: it never hashes, so its program never holds the tree.
   const hashed = member >= 0;
-  const IP4 = hashed ? a.label() : DROP, IP6DATA = hashed ? a.label() : DROP;
+  const IP4 = hashed ? a.label() : DROP, IP6OWN = hashed ? a.label() : DROP, ICMP6 = hashed ? a.label() : DROP;
   const PORTS = a.label(), NOPORT = a.label(), HASH = a.label();
   const VLAN = a.label(), L3 = a.label(), IP6 = a.label();
   /** A = bytes from the L3 header on (X = L3 offset, len >= X already). */
@@ -240,34 +252,77 @@ export function steerProgram(spec: SteerSpec): Uint8Array {
   avail();
   a.jmp(JGE, 40, undefined, W0);
   a.op(LD | B | IND, 6);
-  a.jmp(JEQ, 58, undefined, IP6DATA);
+  a.jmp(JEQ, 58, undefined, IP6OWN);
   avail();
   a.jmp(JGE, 41, undefined, W0);
   a.op(LD | B | IND, 40);
   a.jmp(JEQ, ND_NA, ALL);
-  a.jmp(JGE, 133, undefined, IP6DATA);
-  a.jmp(JGT, 137, IP6DATA, W0);
+  a.jmp(JGE, 133, undefined, ICMP6);
+  a.jmp(JGT, 137, IP6OWN, W0);
 
   if (hashed) {
-    // IPv4: M[ADDR] = client address, M[POFF] = client port offset in L4 (0 src, 2 dst).
+    // IPv4. M[L3] = the packet steered by: the frame's own, or the datagram an
+    // ICMP error quotes (M[QUOTED] = 1), whose fixed header the length check
+    // below promises. A = its address to test against the NAT reals.
     a.bind(IP4);
     avail();
     a.jmp(JGE, 20, undefined, W0);
-    a.op(LD | W | IND, 12);
-    const IN4 = a.label(), OUT4 = a.label(), PROTO4 = a.label();
+    a.op(STX, M_L3);
+    a.op(LD | IMM, 0);
+    a.op(ST, M_QUOTED);
+    const OWN4 = a.label(), BACK4 = a.label(), ERR4 = a.label(), TEST4 = a.label();
+    a.op(LD | B | IND, 9);
+    a.jmp(JEQ, 1, undefined, OWN4);
+    a.op(LD | H | IND, 6);
+    a.jmp(JSET, 0x3fff, OWN4); // a fragment's ICMP header may be elsewhere; all of them go by address
+    skipIp4Header(a); // X = the ICMP header
+    a.op(LD | W | LEN);
+    a.op(ALU | SUB | K, 8 + 20);
+    a.jmp(JGE | X, 0, undefined, BACK4); // room for the ICMP header and a quoted IPv4 header
+    a.op(LD | B | IND, 0);
+    a.jmp(JGT, 12, BACK4); // errors: 3, 4, 5, 11, 12
+    a.jmp(JGE, 11, ERR4);
+    a.jmp(JGT, 5, BACK4);
+    a.jmp(JGE, 3, ERR4, BACK4);
+    a.bind(ERR4);
+    a.op(LD | B | IND, 8);
+    a.op(ALU | AND | K, 0xf0);
+    a.jmp(JEQ, 0x40, undefined, BACK4); // the quote is IPv4 too
+    a.op(MISC | TXA);
+    a.op(ALU | ADD | K, 8);
+    a.op(MISC | TAX);
+    a.op(STX, M_L3);
+    a.op(LD | IMM, 1);
+    a.op(ST, M_QUOTED);
+    a.op(LD | W | IND, 16); // the quoted destination
+    a.ja(TEST4);
+    a.bind(BACK4); // the frame's own after all: X back to its L3
+    a.op(LDX | W | MEM, M_L3);
+    a.bind(OWN4);
+    a.op(LD | W | IND, 12); // the source
+
+    // X = M[L3] from here on. M[ADDR] = client address, M[POFF] = its port's offset in L4 (0 src, 2 dst).
+    a.bind(TEST4);
+    const IN4 = a.label(), OUT4 = a.label(), SRC4 = a.label(), DST4 = a.label(), PROTO4 = a.label();
     if (r.v4.length) tree(a, r.v4, 0, r.v4.length - 1, IN4, OUT4);
-    a.bind(OUT4); // A = source address still
-    a.op(ST, M_ADDR);
-    if (byAddressOnly) a.ja(NOPORT);
-    else { a.op(LD | IMM, 0); a.op(ST, M_POFF); if (r.v4.length) a.ja(PROTO4); }
+    a.bind(OUT4);
+    ownOrQuoted(a, SRC4, DST4);
     if (r.v4.length) {
       a.bind(IN4);
-      a.op(LD | W | IND, 16);
-      a.op(ST, M_ADDR);
-      if (byAddressOnly) a.ja(NOPORT);
-      else { a.op(LD | IMM, 2); a.op(ST, M_POFF); }
+      ownOrQuoted(a, DST4, SRC4);
     }
-    if (!byAddressOnly) {
+    a.bind(DST4);
+    a.op(LD | W | IND, 16);
+    a.op(ST, M_ADDR);
+    if (byAddressOnly) a.ja(NOPORT);
+    else { a.op(LD | IMM, 2); a.op(ST, M_POFF); a.ja(PROTO4); }
+    a.bind(SRC4);
+    a.op(LD | W | IND, 12);
+    a.op(ST, M_ADDR);
+    if (byAddressOnly) a.ja(NOPORT);
+    else {
+      a.op(LD | IMM, 0);
+      a.op(ST, M_POFF);
       a.bind(PROTO4);
       const P4 = a.label();
       a.op(LD | B | IND, 9);
@@ -276,18 +331,41 @@ export function steerProgram(spec: SteerSpec): Uint8Array {
       a.bind(P4);
       a.op(LD | H | IND, 6);
       a.jmp(JSET, 0x3fff, NOPORT); // a fragment (MF or an offset): all of a datagram's fragments meet on one worker
-      a.op(LD | B | IND, 0); // X = L3 + 4*IHL (BPF_MSH only takes an absolute offset)
-      a.op(ALU | AND | K, 0xf);
-      a.op(ALU | LSH | K, 2);
-      a.op(ALU | ADD | X);
-      a.op(MISC | TAX);
+      skipIp4Header(a);
       a.ja(PORTS);
     }
 
-    // IPv6 other than NDP (len >= L3 + 40 checked above): NAT reals by a chain of 4-word compares.
-    a.bind(IP6DATA);
+    // ICMPv6 (A = type, X = L3, len >= L3 + 41): errors 1..4 go by the quoted
+    // packet when its IPv6 header is all there.
+    a.bind(ICMP6);
+    a.jmp(JGT, 4, IP6OWN);
+    a.jmp(JGE, 1, undefined, IP6OWN);
+    avail();
+    a.jmp(JGE, 48 + 40, undefined, IP6OWN);
+    a.op(LD | B | IND, 48);
+    a.op(ALU | AND | K, 0xf0);
+    a.jmp(JEQ, 0x60, undefined, IP6OWN); // the quote is IPv6 too
+    a.op(MISC | TXA);
+    a.op(ALU | ADD | K, 48);
+    a.op(MISC | TAX);
     a.op(STX, M_L3);
-    const IN6 = a.label(), FOLD = a.label();
+    a.op(LD | IMM, 1);
+    a.op(ST, M_QUOTED);
+    a.op(MISC | TXA); // the quoted destination at [X + 8]
+    a.op(ALU | ADD | K, 16);
+    a.op(MISC | TAX);
+    const TEST6 = a.label();
+    a.ja(TEST6);
+
+    // IPv6 other than NDP (len >= L3 + 40 checked above); M[L3], M[QUOTED] as for
+    // IPv4, and the address to test at [X + 8].
+    a.bind(IP6OWN);
+    a.op(STX, M_L3);
+    a.op(LD | IMM, 0);
+    a.op(ST, M_QUOTED);
+    // NAT reals by a chain of 4-word compares.
+    a.bind(TEST6);
+    const IN6 = a.label(), OUT6 = a.label(), SRC6 = a.label(), DST6 = a.label(), FOLD = a.label();
     for (const w of r.v6) {
       const next = a.label();
       for (let j = 3; j >= 0; j--) { // low word first: it differs soonest
@@ -296,16 +374,23 @@ export function steerProgram(spec: SteerSpec): Uint8Array {
       }
       a.bind(next);
     }
-    // Fold the client address at [X + 8]: X = L3 (source) or L3 + 16 (destination).
-    if (!byAddressOnly) { a.op(LD | IMM, 0); a.op(ST, M_POFF); }
+    a.bind(OUT6);
+    ownOrQuoted(a, SRC6, DST6);
     if (r.v6.length) {
-      a.ja(FOLD);
       a.bind(IN6);
-      if (!byAddressOnly) { a.op(LD | IMM, 2); a.op(ST, M_POFF); }
-      a.op(MISC | TXA);
-      a.op(ALU | ADD | K, 16);
-      a.op(MISC | TAX);
+      ownOrQuoted(a, DST6, SRC6);
     }
+    // Fold the client address at [X + 8]: X = M[L3] (source) or M[L3] + 16 (destination).
+    a.bind(DST6);
+    a.op(LDX | W | MEM, M_L3);
+    a.op(MISC | TXA);
+    a.op(ALU | ADD | K, 16);
+    a.op(MISC | TAX);
+    if (!byAddressOnly) { a.op(LD | IMM, 2); a.op(ST, M_POFF); }
+    a.ja(FOLD);
+    a.bind(SRC6);
+    a.op(LDX | W | MEM, M_L3);
+    if (!byAddressOnly) { a.op(LD | IMM, 0); a.op(ST, M_POFF); }
     a.bind(FOLD);
     a.op(STX, M_BASE);
     a.op(LD | W | IND, 8);
@@ -320,7 +405,7 @@ export function steerProgram(spec: SteerSpec): Uint8Array {
     a.op(ST, M_ADDR);
     if (byAddressOnly) a.ja(NOPORT);
     else {
-      const P6 = a.label();
+      const P6 = a.label(), SHORT = a.label();
       a.op(LDX | W | MEM, M_L3);
       a.op(LD | B | IND, 6);
       a.jmp(JEQ, 6, P6);
@@ -334,13 +419,17 @@ export function steerProgram(spec: SteerSpec): Uint8Array {
       a.bind(PORTS);
       a.op(LD | W | LEN);
       a.op(ALU | SUB | K, 4);
-      a.jmp(JGE | X, 0, undefined, W0);
+      a.jmp(JGE | X, 0, undefined, SHORT);
       a.op(LD | MEM, M_POFF);
       a.op(ALU | ADD | X);
       a.op(MISC | TAX);
       a.op(LD | H | IND, 0);
       a.op(ST, M_PORT);
       a.ja(HASH);
+      // Cut before the ports: a frame of its own is truncated (worker 0), a quote cut short goes by its address.
+      a.bind(SHORT);
+      a.op(LD | MEM, M_QUOTED);
+      a.jmp(JEQ, 0, W0);
     }
     a.bind(NOPORT);
     a.op(LD | IMM, 0);
@@ -382,6 +471,27 @@ function xorShift(a: Asm, n: number): void {
   a.op(ALU | XOR | X);
 }
 
+/** X += 4 * the IHL of the IPv4 header at X (clobbers A; BPF_MSH only takes an absolute offset). */
+function skipIp4Header(a: Asm): void {
+  a.op(LD | B | IND, 0);
+  a.op(ALU | AND | K, 0xf);
+  a.op(ALU | LSH | K, 2);
+  a.op(ALU | ADD | X);
+  a.op(MISC | TAX);
+}
+
+/**
+ * After the NAT-real test, on to `own` when the packet steered by is the
+ * frame's own, `quoted` when an ICMP error quotes it (clobbers A). In the
+ * reals, an own packet (tested by its source) is a reply: client = destination;
+ * a quoted one (tested by its destination) was forwarded to the real server:
+ * client = source. Not in them, the reverse.
+ */
+function ownOrQuoted(a: Asm, own: Label, quoted: Label): void {
+  a.op(LD | MEM, M_QUOTED);
+  a.jmp(JEQ, 0, own, quoted);
+}
+
 /** Balanced search of A in sorted v[lo..hi]: jeq + jgt per address. */
 function tree(a: Asm, v: number[], lo: number, hi: number, IN: Label, OUT: Label): void {
   const m = (lo + hi) >> 1;
@@ -411,36 +521,48 @@ export function steerOwner(frame: Uint8Array, spec: Omit<SteerSpec, "member">): 
     l3 = 18;
   }
   const avail = len - l3;
-  let addr: number, proto: number, l4: number, nat: boolean, ports: boolean;
   if (type === ETH_ARP) return avail >= 8 && dv.getUint16(l3 + 6) === 2 ? "all" : 0;
+  // The packet steered by: the frame's own at l3, or the one an ICMP error quotes.
+  let at = l3, quoted = false;
+  let addr: number, proto: number, l4: number, clientIsDst: boolean, ports: boolean;
   if (type === ETH_IP) {
     if (avail < 20) return 0;
-    nat = r.v4set.has(dv.getUint32(l3 + 12));
-    addr = dv.getUint32(l3 + (nat ? 16 : 12));
-    proto = frame[l3 + 9];
-    ports = (dv.getUint16(l3 + 6) & 0x3fff) === 0;
-    l4 = l3 + 4 * (frame[l3] & 0xf);
+    const icmpAt = l3 + 4 * (frame[l3] & 0xf);
+    if (frame[l3 + 9] === 1 && (dv.getUint16(l3 + 6) & 0x3fff) === 0 && len >= icmpAt + 8 + 20
+      && ICMP4_ERRORS.includes(frame[icmpAt]) && frame[icmpAt + 8] >> 4 === 4) {
+      at = icmpAt + 8;
+      quoted = true;
+    }
+    clientIsDst = r.v4set.has(dv.getUint32(at + (quoted ? 16 : 12))) !== quoted;
+    addr = dv.getUint32(at + (clientIsDst ? 16 : 12));
+    proto = frame[at + 9];
+    ports = (dv.getUint16(at + 6) & 0x3fff) === 0;
+    l4 = at + 4 * (frame[at] & 0xf);
   } else if (type === ETH_IPV6) {
     if (avail < 40) return 0;
-    proto = frame[l3 + 6];
-    if (proto === 58) {
+    if (frame[l3 + 6] === 58) {
       if (avail < 41) return 0;
       const t = frame[l3 + 40];
       if (t === ND_NA) return "all";
       if (t >= 133 && t <= 137) return 0;
+      if (t >= 1 && t <= 4 && avail >= 48 + 40 && frame[l3 + 48] >> 4 === 6) {
+        at = l3 + 48;
+        quoted = true;
+      }
     }
-    nat = r.v6keys.has(v6key(dv, l3 + 8));
-    const at = l3 + (nat ? 24 : 8);
-    addr = dv.getUint32(at);
-    for (let j = 1; j < 4; j++) addr = (Math.imul(addr, K1) ^ dv.getUint32(at + 4 * j)) >>> 0;
+    clientIsDst = r.v6keys.has(v6key(dv, at + (quoted ? 24 : 8))) !== quoted;
+    const c = at + (clientIsDst ? 24 : 8);
+    addr = dv.getUint32(c);
+    for (let j = 1; j < 4; j++) addr = (Math.imul(addr, K1) ^ dv.getUint32(c + 4 * j)) >>> 0;
+    proto = frame[at + 6];
     ports = true;
-    l4 = l3 + 40;
+    l4 = at + 40;
   } else return 0;
 
   let port = 0;
   if (!byAddressOnly && ports && (proto === 6 || proto === 17)) {
-    if (len - 4 < l4) return 0;
-    port = dv.getUint16(l4 + (nat ? 2 : 0));
+    if (len - 4 >= l4) port = dv.getUint16(l4 + (clientIsDst ? 2 : 0));
+    else if (!quoted) return 0; // truncated; a quote cut before its ports goes by address
   }
   let h = Math.imul(addr, K1) >>> 0;
   h = (h ^ (h >>> 15)) >>> 0;
