@@ -104,6 +104,19 @@ describe.skipIf(!CAN_RUN || !IO_ENGINE)(`two data-plane workers (${!CAN_RUN ? SK
     expect(r).toMatchObject({ ok: 30, failed: 0, echoMismatches: 0 });
   });
 
+  it("health checks pass through the workers to the host stack: a stopped real server goes to weight 0 and comes back", async () => {
+    const weight = async () => {
+      const m = new RegExp(`${rsAddr(1).replace(/\./g, "\\.")}:80\\s+Masq\\s+(\\d+)`).exec(await lab.appliance.ctl(`ipvsadm -L -n -t ${VIP.nat}:80`));
+      return m ? Number(m[1]) : -1;
+    };
+    await lab.appliance.ctl(`health add -t ${VIP.nat}:80 -r ${rsAddr(1)}:80 tcp interval 300ms timeout 250ms rise 1 fall 1`);
+    await lab.servers[1].stop();
+    await until("rs2 at weight 0", async () => (await weight()) === 0, 10000);
+    // Back up only if its SYN-ACKs reach the kernel: from rs2 through a worker to the TAP.
+    await lab.restartServer(1);
+    await until("rs2 back at weight 1", async () => (await weight()) === 1, 10000);
+  });
+
   it("a link that disappears is detached by the workers and the supervisor; the others go on", async () => {
     const { lb } = lab.topo.ns;
     lab.topo.ip(lb, "link", "add", "wx0", "type", "veth", "peer", "name", "wx1");
