@@ -7,7 +7,7 @@
 //   latency UDP request/response through the NAT service, one at a time;
 //   tcp     one TCP stream of BYTES through the NAT service;
 //   idle    CPU of `weir run` with both links attached and no traffic.
-// Usage: node scripts/measure-io.mjs [--io JSON] [--frames N] [--only drain,latency,tcp,idle]
+// Usage: node scripts/measure-io.mjs [--io JSON] [--frames N] [--workers N] [--only drain,latency,tcp,idle]
 // Addresses from 198.18.0.0/15, namespaces wmio<PID>{c,a,s}, every loop bounded.
 
 import { execFileSync, spawn } from "node:child_process";
@@ -22,6 +22,8 @@ const arg = (name, def) => { const i = process.argv.indexOf(`--${name}`); return
 const IO = arg("io", "{}");
 const FRAMES = Number(arg("frames", "50000"));
 const ONLY = arg("only", "drain,latency,tcp,idle").split(",");
+/** --workers N: `weir run --workers N` (default 1: the data plane on the main thread). */
+const WORKERS = arg("workers", "1");
 /** --baseline: no weir; the appliance namespace's kernel forwards (latency only, to the real server's address). */
 const BASELINE = process.argv.includes("--baseline");
 const P = `wmio${process.pid}`;
@@ -105,7 +107,7 @@ async function main() {
     console.log(JSON.stringify({ baseline: "kernel forwarding", latency: JSON.parse(p.out.trim()) }));
     return;
   }
-  const weir = start(NS.a, [process.execPath, WEIR, "run", "--ctl", sock], { WEIR_IO_OPTIONS: IO });
+  const weir = start(NS.a, [process.execPath, WEIR, "run", "--ctl", sock, "--workers", WORKERS], { WEIR_IO_OPTIONS: IO });
   await until("weir run", () => ctl("ip link show"));
   for (const l of ["ip link set veth-c up", "ip link set veth-s up", "ip addr add 198.18.0.1/24 dev veth-c", `ip addr add ${VIP}/32 dev veth-c`,
     "ip addr add 198.19.0.1/24 dev veth-s", `ipvsadm -A -u ${VIP}:5300 -s rr`, `ipvsadm -a -u ${VIP}:5300 -r 198.19.0.11:5300 -m`,
