@@ -210,7 +210,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
       const server = new MetricsServer(() => {
         const health = healthIndex(model, monitor); // once per scrape: real servers may number 100 k
         return renderMetricsSliced({
-          dp, targets: () => model.targets(), rates, links: () => linkStats(io, pool),
+          dp, targets: () => model.targets(), rates, links: () => linkStats(io, pool), workers: pool && (() => pool.status()),
           health: (svc, dest) => health.get(`${keyText(svc)} ${dest.addr} ${dest.port ?? ""}`) ?? health.get(`${keyText(svc)} ${dest.addr} `),
         }, new Yielder());
       });

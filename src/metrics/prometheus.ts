@@ -127,8 +127,13 @@ export interface MetricsSource {
   health?: (service: ServiceKey, dest: TargetDest) => boolean | undefined;
   /** Attached links' packet I/O counters (src/dataplane/io.ts); without it the link families have no samples. */
   links?: () => LinkIoCounters[];
+  /** Data-plane worker threads (`weir run --workers N`); without it the worker families are not declared. */
+  workers?: () => WorkerCounters[];
   log?: Logger;
 }
+
+/** What the worker families read of one worker (WorkerPool.status() satisfies it). */
+export interface WorkerCounters { index: number; up: boolean; restarts: number; framesIn: bigint; }
 
 /** What the link families read of one attached link (PacketIo.stats() satisfies it). */
 export interface LinkIoCounters {
@@ -171,6 +176,13 @@ const LINK_FAMILIES: [string, MetricType, string][] = [
   ["weir_link_ring_freezes_total", "counter", "Times the link's RX ring was full and froze (PACKET_STATISTICS tp_freeze_q_cnt, TPACKET_V3)."],
 ];
 
+/** Families of data-plane workers, declared when the source has workers (MetricsSource.workers). */
+const WORKER_FAMILIES: [string, MetricType, string][] = [
+  ["weir_worker_up", "gauge", "1 while the data-plane worker thread runs, 0 while it is being restarted."],
+  ["weir_worker_restarts_total", "counter", "Times the data-plane worker thread died and was started again."],
+  ["weir_worker_frames_total", "counter", "Frames the data-plane worker took in since it last started (its share of the links' frames)."],
+];
+
 const LINK_EVENTS: [string, string][] = [
   ["rx", "rx_frames"], ["tx", "tx_frames"], ["local", "local_frames"], ["host", "host_frames"], ["gso_segments", "gso_segments"],
   ["rx_truncated", "rx_truncated"], ["tx_ring_full", "tx_ring_full"], ["tx_too_big", "tx_too_big"], ["tx_no_port", "tx_no_port"],
@@ -200,6 +212,7 @@ function* collect(src: MetricsSource, x: Exposition): Generator<void> {
   const log = src.log ?? logger("metrics");
   for (const [name, type, help] of FAMILIES) x.declare(name, type, help);
   if (src.links) for (const [name, type, help] of LINK_FAMILIES) x.declare(name, type, help);
+  if (src.workers) for (const [name, type, help] of WORKER_FAMILIES) x.declare(name, type, help);
 
   const services = new Set<string>();
   for (const t of src.targets()) {
@@ -253,6 +266,12 @@ function* collect(src: MetricsSource, x: Exposition): Generator<void> {
     x.add("weir_link_bytes_total", { link, direction: "tx" }, l.counters.tx_bytes ?? 0n);
     x.add("weir_link_ring_drops_total", { link }, l.ringDrops);
     x.add("weir_link_ring_freezes_total", { link }, l.ringFreezes);
+  }
+  for (const w of src.workers?.() ?? []) {
+    const worker = String(w.index);
+    x.add("weir_worker_up", { worker }, w.up ? 1 : 0);
+    x.add("weir_worker_restarts_total", { worker }, w.restarts);
+    x.add("weir_worker_frames_total", { worker }, w.framesIn);
   }
 }
 

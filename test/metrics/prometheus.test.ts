@@ -265,6 +265,25 @@ weir_connections{family="ipv6"} 0
   });
 });
 
+describe("data-plane workers", () => {
+  it("declares the worker families only with workers, one series per worker, and stays clean", async (ctx) => {
+    const a = await makeAppliance();
+    const base = renderMetrics({ dp: a.dp, targets: () => [], log: silent });
+    expect(base).not.toMatch(/weir_worker_/);
+    const t = renderMetrics({
+      dp: a.dp, targets: () => [], log: silent,
+      workers: () => [{ index: 0, up: true, restarts: 0, framesIn: 12n }, { index: 1, up: false, restarts: 2, framesIn: 0n }],
+    });
+    const p = parseExposition(t);
+    expect(p.problems).toEqual([]);
+    expect(p.families.get("weir_worker_up")!.samples.map((s) => [s.labels.worker, s.value])).toEqual([["0", 1], ["1", 0]]);
+    expect(p.families.get("weir_worker_restarts_total")!.samples.map((s) => s.value)).toEqual([0, 2]);
+    expect(p.families.get("weir_worker_frames_total")!.samples.map((s) => s.value)).toEqual([12, 0]);
+    if (PROMTOOL) expect(promtoolCheck(t)).toEqual({ status: 0, output: "" });
+    else ctx.annotate(NO_PROMTOOL);
+  });
+});
+
 describe("big configurations", () => {
   it("writes a family of 300 k series (spreading them into one push() overflowed the stack)", () => {
     const x = new Exposition(false);
