@@ -7,7 +7,7 @@
 //   latency UDP request/response through the NAT service, one at a time;
 //   tcp     one TCP stream of BYTES through the NAT service;
 //   idle    CPU of `weir run` with both links attached and no traffic.
-// Usage: node scripts/measure-io.mjs [--io JSON] [--frames N] [--workers N] [--only drain,latency,tcp,idle]
+// Usage: node scripts/measure-io.mjs [--io JSON] [--frames N] [--workers N] [--rt PRIO] [--only drain,latency,tcp,idle]
 // Addresses from 198.18.0.0/15, namespaces wmio<PID>{c,a,s}, every loop bounded.
 
 import { execFileSync, spawn } from "node:child_process";
@@ -24,6 +24,8 @@ const FRAMES = Number(arg("frames", "50000"));
 const ONLY = arg("only", "drain,latency,tcp,idle").split(",");
 /** --workers N: `weir run --workers N` (default 1: the data plane on the main thread). */
 const WORKERS = arg("workers", "1");
+/** --rt N: run weir's threads SCHED_FIFO at priority N (chrt), to see what scheduling delay costs. */
+const RT = arg("rt", "");
 /** --baseline: no weir; the appliance namespace's kernel forwards (latency only, to the real server's address). */
 const BASELINE = process.argv.includes("--baseline");
 const P = `wmio${process.pid}`;
@@ -109,6 +111,7 @@ async function main() {
   }
   const weir = start(NS.a, [process.execPath, WEIR, "run", "--ctl", sock, "--workers", WORKERS], { WEIR_IO_OPTIONS: IO });
   await until("weir run", () => ctl("ip link show"));
+  if (RT) sh("chrt", ["-f", "-a", "-p", RT, String(weir.child.pid)]);
   for (const l of ["ip link set veth-c up", "ip link set veth-s up", "ip addr add 198.18.0.1/24 dev veth-c", `ip addr add ${VIP}/32 dev veth-c`,
     "ip addr add 198.19.0.1/24 dev veth-s", `ipvsadm -A -u ${VIP}:5300 -s rr`, `ipvsadm -a -u ${VIP}:5300 -r 198.19.0.11:5300 -m`,
     `ipvsadm -A -u ${VIP}:7007 -s rr`, `ipvsadm -a -u ${VIP}:7007 -r 198.19.0.11:7007 -m`,
