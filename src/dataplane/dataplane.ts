@@ -9,6 +9,7 @@ import { parseAddr, formatAddr, parseMac, formatMac, type Family } from "./addr.
 import { Batch } from "./batch.js";
 import type { DpOp, TxOp } from "./replica/ops.js";
 import type { RemoteStats } from "./replica/remote.js";
+import { Yielder, sliced, unsliced, type Pause } from "../config/yield.js";
 
 export type Proto = "tcp" | "udp";
 export type ServiceKey = { proto: Proto; addr: string; port: number } | { fwmark: number; af?: Family };
@@ -473,19 +474,35 @@ export class DataPlane {
    */
   connections(now: number, af?: Family): ConnEntry[] {
     const out: ConnEntry[] = [];
+    unsliced(this.readConnections(now, af, out));
+    return out;
+  }
+
+  /**
+   * connections() in slices with event-loop turns between them (pause), so
+   * listing a table of a million entries does not stop forwarding. Entries
+   * that come or go meanwhile may be missed, as with any table read in parts.
+   */
+  async connectionsSliced(now: number, af: Family | undefined, pause: Pause): Promise<ConnEntry[]> {
+    const out: ConnEntry[] = [];
+    await sliced(this.readConnections(now, af, out), pause);
+    return out;
+  }
+
+  private *readConnections(now: number, af: Family | undefined, out: ConnEntry[]): Generator<void> {
     for (const fam of af ? [af] : ([4, 6] as Family[])) {
       let i = this.lx.connRead(fam, 0, now >>> 0);
       while (i >= 0) {
         out.push(this.readConn());
+        yield;
         i = this.lx.connRead(fam, i + 1, now >>> 0);
       }
     }
-    return out;
   }
 
-  /** connections(), and the replicas' (worker threads') entries when there are replicas. */
+  /** ipvsadm -L -c: the entries, sliced, and the replicas' (worker threads') when there are replicas. */
   async allConnections(now: number, af?: Family): Promise<ConnEntry[]> {
-    const local = this.connections(now, af);
+    const local = await this.connectionsSliced(now, af, new Yielder());
     return this.remote ? local.concat(await this.remote.connections(af)) : local;
   }
 

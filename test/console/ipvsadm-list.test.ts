@@ -151,6 +151,16 @@ describe("ipvsadm -L layouts", () => {
     ));
   });
 
+  it("reads a large table in slices, with turns in between, the same entries as at once", async () => {
+    const t = await table();
+    fromClient(t, Array.from({ length: 500 }, (_, i) => syn(80, 20000 + i)), 1000);
+    let turns = 0;
+    const sliced = await t.dp.connectionsSliced(1000, undefined, { due: () => true, next: async () => { turns++; } });
+    expect(sliced).toHaveLength(500);
+    expect(sliced).toEqual(t.dp.connections(1000));
+    expect(turns).toBe(500);
+  });
+
   it("shows expiry on the data-plane clock", async () => {
     const t = await makeConsole({ now: 1000 + 59_500 });
     await topology(t);

@@ -80,7 +80,7 @@ port.on("message", (m: ToWorker) => {
       });
       break;
     case "conns":
-      post({ t: "done", req: m.req, value: dp.connections(now(), m.af) });
+      void dp.connectionsSliced(now(), m.af, new Yielder()).then((value) => post({ t: "done", req: m.req, value }));
       break;
     case "stop":
       void inOrder(async () => {
