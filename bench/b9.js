@@ -24,6 +24,8 @@ import { result, log, nowNs, ROOT } from "./lib/util.js";
 import { MAX_REQUEST_BYTES } from "../dist/console/transport/framing.js";
 
 const SERVICES = 10000, PER = 10;
+/** WEIR_BENCH_WORKERS=N runs `weir run --workers N` (default 1). */
+const WORKERS = Number(process.env.WEIR_BENCH_WORKERS ?? 1);
 const UDP_RATE = 2000, TCP_RATE = 300, LOAD_MS = 5000, LEAD_MS = 1500;
 
 const UDP_CLIENT = `import dgram from "node:dgram";
@@ -116,7 +118,7 @@ export async function run({ runs }) {
     }
     const rows = { apply: [], lost: [], mis: [], gap: [], tcp: [], drops: [], cli: [] };
     for (let r = 0; r < runs; r++) {
-      const app = await lab.startWeir({ args: ["--metrics", "127.0.0.1:9100"] });
+      const app = await lab.startWeir({ args: ["--metrics", "127.0.0.1:9100", "--workers", String(WORKERS)] });
       await lab.ctl(`ipvsadm -A -u ${VIP}:5300 -s rr`);
       await lab.ctl(`ipvsadm -A -t ${VIP}:80 -s rr`);
       for (let i = 0; i < 2; i++) {

@@ -72,6 +72,13 @@ const SCHED_FLAGS: Record<string, number> = {
   "mh-fallback": SvcFlag.SCHED1, "mh-port": SvcFlag.SCHED2,
 };
 
+/** An open transaction (DataPlane.beginTransaction). */
+export interface StagedTransaction {
+  readonly ops: Transaction;
+  commit(): void;
+  abort(): void;
+}
+
 /** Operations allowed inside DataPlane.transaction(). */
 export interface Transaction {
   addService(key: ServiceKey, spec: ServiceSpec): void;
@@ -230,26 +237,56 @@ export class DataPlane {
    * keep reading the live one until the commit swaps it in, all at once.
    */
   async transactionChunked(ops: ((tx: Transaction) => void)[], pause: { due(): boolean; next(): Promise<void> }): Promise<void> {
+    const staged = this.beginTransaction();
+    try {
+      for (const op of ops) {
+        op(staged.ops);
+        if (pause.due()) await pause.next();
+      }
+    } catch (e) {
+      staged.abort();
+      throw e;
+    }
+    staged.commit();
+  }
+
+  /**
+   * A transaction left open while its operations arrive (the worker threads
+   * stage a large one as it streams in): operations on ops, then commit()
+   * (all visible at once) or abort(). One at a time, like the others.
+   */
+  beginTransaction(): StagedTransaction {
     if (this.chunkedOpen) throw new WeirError("WEIR_ERR_TX_BUSY", "a configuration transaction is being applied");
     const x = this.x;
     this.check(x.txBegin(), "begin transaction");
     this.chunkedOpen = true;
     const rec: TxOp[] | undefined = this.mirror ? [] : undefined;
-    try {
-      const tx = this.txOps(rec);
-      for (const op of ops) {
-        op(tx);
-        if (pause.due()) await pause.next();
-      }
-      this.check(x.txCommit(), "commit");
-      if (rec) this.mirror!({ m: "tx", ops: rec });
-    } catch (e) {
-      x.txAbort();
-      throw e;
-    } finally {
+    let open = true;
+    const close = () => {
+      open = false;
       this.chunkedOpen = false;
       x.__collect();
-    }
+    };
+    return {
+      ops: this.txOps(rec),
+      commit: () => {
+        if (!open) throw new WeirError("WEIR_ERR_TX_CLOSED", "the transaction is closed");
+        try {
+          this.check(x.txCommit(), "commit");
+        } catch (e) {
+          x.txAbort();
+          close();
+          throw e;
+        }
+        close();
+        if (rec) this.mirror!({ m: "tx", ops: rec });
+      },
+      abort: () => {
+        if (!open) return;
+        x.txAbort();
+        close();
+      },
+    };
   }
 
   /** The transaction's operations; with rec, each one that succeeds is recorded for the replicas. */

@@ -5,7 +5,9 @@
 // server, counters and the connection listing add up over the workers, and
 // a worker that dies is restarted and traffic goes on.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CAN_RUN, IO_ENGINE, SKIP_REASON, UDP_PORT, VIP, rsAddr, startLab, until, type HttpManyResult, type HttpResult, type Lab, type UdpResult } from "./lib/index.js";
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { CAN_RUN, IO_ENGINE, ROOT, SKIP_REASON, UDP_PORT, VIP, rsAddr, startLab, until, type HttpManyResult, type HttpResult, type Lab, type UdpResult } from "./lib/index.js";
 
 const PERSIST = "198.18.100.11";
 
@@ -90,6 +92,20 @@ describe.skipIf(!CAN_RUN || !IO_ENGINE)(`two data-plane workers (${!CAN_RUN ? SK
     expect(r.ok).toBe(20);
     expect(Object.keys(r.byServer)).toHaveLength(1);
     await lab.appliance.ctl(`ipvsadm -D -t ${PERSIST}:80`);
+  });
+
+  it("a large change (ipvsadm -R, 2,400 operations) streams to the workers in parts and is in force on both when the reply comes", async () => {
+    const ports = Array.from({ length: 600 }, (_, i) => 2000 + i);
+    const rules = ports.flatMap((p) => [`-A -t ${VIP.nat}:${p} -s rr`, ...[0, 1, 2].map((i) => `-a -t ${VIP.nat}:${p} -r ${rsAddr(i)}:80 -m`)]);
+    execFileSync(process.execPath, [path.join(ROOT, "bin", "weir.js"), "ctl", "--ctl", lab.appliance.socketPath, "--", "ipvsadm", "-R"],
+      { input: `${rules.join("\n")}\n`, timeout: 30000 });
+    // Many client ports to the last service of the change: both workers must have it.
+    const r = await lab.agent.call<HttpManyResult>("httpMany", { url: `http://${VIP.nat}:${ports[599]}/`, count: 24, concurrency: 4, timeoutMs: 5000, totalTimeoutMs: 30000 });
+    expect(r).toMatchObject({ ok: 24, failed: 0 });
+    await until("the 24 connections counted (24 client ports: both workers, but for a 1e-7 chance)", async () => {
+      const m = new RegExp(`TCP\\s+${VIP.nat.replace(/\./g, "\\.")}:${ports[599]}\\s+(\\d+)`).exec(await lab.appliance.ctl(`ipvsadm -L -n --stats -t ${VIP.nat}:${ports[599]}`));
+      return m !== null && Number(m[1]) === 24;
+    }, 5000);
   });
 
   it("a worker that crashes is restarted and traffic goes on", async () => {

@@ -3,7 +3,7 @@
 import type { LoadOptions, ConnEntry } from "../dataplane.js";
 import type { IoOptions } from "../io.js";
 import type { Family } from "../addr.js";
-import type { DpOp } from "./ops.js";
+import type { DpOp, TxOp } from "./ops.js";
 import type { Snapshot } from "./remote.js";
 
 /** Inputs of the steering filter that are the same for every worker (steer.ts). */
@@ -29,6 +29,10 @@ export interface WorkerInit {
 
 export type ToWorker =
   | { t: "op"; seq: number; op: DpOp }
+  // A large transaction streams in parts: a worker stages each part as it comes (no long pause to read one huge message).
+  | { t: "txBegin"; seq: number }
+  | { t: "txOps"; seq: number; ops: TxOp[] }
+  | { t: "txEnd"; seq: number }
   | ({ t: "attach"; req: number } & SharedLink)
   | { t: "detach"; req: number; dev: string }
   | { t: "steer"; steer: SteerState }

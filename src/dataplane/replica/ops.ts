@@ -21,12 +21,26 @@ export type DpOp = { m: "tx"; ops: TxOp[] } | { [M in keyof Direct]: { m: M; a: 
  * visible at once, at its commit.
  */
 export async function applyOp(dp: DataPlane, op: DpOp, pause: Pause): Promise<void> {
-  if (op.m === "tx") {
-    const calls = op.ops.map((o) => (tx: Transaction) => (tx[o.m] as (...a: unknown[]) => void)(...o.a));
-    await dp.transactionChunked(calls, pause);
+  if (op.m !== "tx") {
+    (dp[op.m] as (...a: unknown[]) => void).apply(dp, op.a);
     return;
   }
-  (dp[op.m] as (...a: unknown[]) => void).apply(dp, op.a);
+  const staged = dp.beginTransaction();
+  try {
+    await applyTxOps(staged.ops, op.ops, pause);
+  } catch (e) {
+    staged.abort();
+    throw e;
+  }
+  staged.commit();
+}
+
+/** Runs transaction operations on an open transaction, with a turn whenever pause is due. */
+export async function applyTxOps(tx: Transaction, ops: TxOp[], pause: Pause): Promise<void> {
+  for (const o of ops) {
+    (tx[o.m] as (...a: unknown[]) => void)(...o.a);
+    if (pause.due()) await pause.next();
+  }
 }
 
 /** A service's identity as text, the same however the key object was spelled. */

@@ -21,6 +21,9 @@ import { MirrorState, opWeight } from "./state.js";
 import { RemoteStats } from "./remote.js";
 import type { FromWorker, IoTuning, SharedLink, SteerState, ToWorker, WorkerInit } from "./messages.js";
 
+/** Operations per message when a transaction streams to the workers (a few ms to read and stage each). */
+const TX_PART = 2048;
+
 /** The replay history is compacted once it holds more single operations than this (and 4× what the state needs). */
 const MIN_COMPACT = 10_000;
 
@@ -164,7 +167,15 @@ export class WorkerPool {
       this.compactAt = Math.max(MIN_COMPACT, 4 * this.opsWeight);
     }
     const seq = ++this.seq;
-    for (const s of this.slots) this.post(s, { t: "op", seq, op });
+    if (op.m === "tx" && op.ops.length > TX_PART) {
+      for (const s of this.slots) {
+        this.post(s, { t: "txBegin", seq });
+        for (let i = 0; i < op.ops.length; i += TX_PART) this.post(s, { t: "txOps", seq, ops: op.ops.slice(i, i + TX_PART) });
+        this.post(s, { t: "txEnd", seq });
+      }
+    } else {
+      for (const s of this.slots) this.post(s, { t: "op", seq, op });
+    }
     if (this.state.steerVersion === this.steerVersion) return;
     this.steerVersion = this.state.steerVersion;
     const steer: SteerState = { workers: this.o.workers, natReals: this.state.natReals(), byAddressOnly: this.state.byAddressOnly() };

@@ -6,12 +6,12 @@
 // the messages are in messages.ts.
 
 import { parentPort, workerData } from "node:worker_threads";
-import { DataPlane } from "../dataplane.js";
+import { DataPlane, type StagedTransaction } from "../dataplane.js";
 import { PacketIo } from "../io.js";
 import { NeighbourProber } from "../probe.js";
 import { logger } from "../../log.js";
 import { Yielder } from "../../config/yield.js";
-import { applyOp, serviceId, destId } from "./ops.js";
+import { applyOp, applyTxOps, serviceId, destId, type DpOp } from "./ops.js";
 import { MirrorState } from "./state.js";
 import { steerProgram } from "../steer.js";
 import type { Snapshot } from "./remote.js";
@@ -44,12 +44,37 @@ let queue: Promise<unknown> = Promise.resolve();
 const inOrder = (fn: () => Promise<unknown> | unknown) => { queue = queue.then(fn, fn); return queue; };
 
 let probing = false;
-async function apply(op: Parameters<typeof applyOp>[1]): Promise<void> {
-  await applyOp(dp, op, new Yielder());
+async function apply(op: DpOp): Promise<void> {
+  try {
+    await applyOp(dp, op, new Yielder());
+  } catch (e) {
+    diverged(e, op.m);
+  }
+  applied(op);
+}
+
+function applied(op: DpOp): void {
   book.apply(op);
-  // New real servers, routes or links: resolve next hops now rather than at the next tick.
+  probeSoon(op);
+}
+
+/** New real servers, routes or links: resolve next hops now rather than at the next tick. */
+function probeSoon(op: DpOp): void {
   if (probing && op.m !== "zeroStats" && op.m !== "setTimeouts") setImmediate(() => prober.tick());
 }
+
+/**
+ * This replica refused a change the supervisor's instance accepted: it no
+ * longer runs the same configuration. It ends, and the supervisor starts it
+ * again from the current configuration.
+ */
+function diverged(e: unknown, what: string): never {
+  log.error({ err: e, op: what }, "replica refused a change the supervisor accepted: restarting to resynchronise");
+  process.exit(3);
+}
+
+// A transaction streaming in parts (pool.ts TX_PART).
+let staged: StagedTransaction | undefined;
 
 for (const op of init.ops) await apply(op);
 for (const l of init.links) await io.attachRings(l.dev, l.id, l.tap, l.mtu);
@@ -61,7 +86,26 @@ port.on("message", (m: ToWorker) => {
   switch (m.t) {
     case "op":
       void inOrder(async () => {
-        try { await apply(m.op); } catch (e) { log.error({ err: e, op: m.op.m }, "replica refused a change the supervisor accepted"); }
+        await apply(m.op);
+        post({ t: "applied", seq: m.seq });
+      });
+      break;
+    case "txBegin":
+      void inOrder(() => {
+        try { staged = dp.beginTransaction(); } catch (e) { diverged(e, "begin transaction"); }
+      });
+      break;
+    case "txOps":
+      void inOrder(async () => {
+        try { await applyTxOps(staged!.ops, m.ops, new Yielder()); } catch (e) { diverged(e, "transaction"); }
+        book.apply({ m: "tx", ops: m.ops }); // part by part: the supervisor committed the whole
+      });
+      break;
+    case "txEnd":
+      void inOrder(() => {
+        try { staged!.commit(); } catch (e) { diverged(e, "commit"); }
+        staged = undefined;
+        probeSoon({ m: "tx", ops: [] });
         post({ t: "applied", seq: m.seq });
       });
       break;
