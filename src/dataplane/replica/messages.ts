@@ -43,6 +43,8 @@ export type ToWorker =
 export type FromWorker =
   | { t: "ready" }
   | { t: "applied"; seq: number }
+  /** A part of a streaming transaction was staged: the next may come. */
+  | { t: "part" }
   | { t: "done"; req: number; error?: string; value?: ConnEntry[] }
   | { t: "stats"; snap: Snapshot }
   | { t: "gone"; dev: string; error: string };

@@ -23,6 +23,8 @@ import type { FromWorker, IoTuning, SharedLink, SteerState, ToWorker, WorkerInit
 
 /** Operations per message when a transaction streams to the workers (a few ms to read and stage each). */
 const TX_PART = 2048;
+/** Parts posted to a worker and not yet staged by it. */
+const TX_WINDOW = 2;
 
 /** The replay history is compacted once it holds more single operations than this (and 4× what the state needs). */
 const MIN_COMPACT = 10_000;
@@ -45,6 +47,14 @@ interface Slot {
   restarts: number;
   /** Crash times (ms), for backing off a worker that cannot stay up. */
   crashes: number[];
+  /**
+   * Messages not yet posted, in order: parts of a streaming transaction go
+   * at most TX_WINDOW at a time (a worker reads every queued message in one
+   * go, so 50 parts posted at once would stall it as one huge message
+   * would); what follows them waits its turn.
+   */
+  outbox: ToWorker[];
+  partsInFlight: number;
 }
 
 export interface WorkerStatus { index: number; up: boolean; restarts: number; applied: number; framesIn: bigint; threadId?: number; }
@@ -77,7 +87,7 @@ export class WorkerPool {
   constructor(private readonly o: PoolOptions) {
     this.steer = { workers: o.workers, natReals: [], byAddressOnly: false };
     this.remote = new RemoteStats((af) => this.connections(af));
-    for (let i = 0; i < o.workers; i++) this.slots.push({ index: i, ready: false, applied: 0, restarts: 0, crashes: [] });
+    for (let i = 0; i < o.workers; i++) this.slots.push({ index: i, ready: false, applied: 0, restarts: 0, crashes: [], outbox: [], partsInFlight: 0 });
   }
 
   /** Mirrors dp's changes to the workers and adds their counters to dp's. */
@@ -104,6 +114,9 @@ export class WorkerPool {
     const w = new Worker(workerScript(), { workerData: init, name: `weir-dp-${slot.index}` });
     slot.worker = w;
     slot.ready = false;
+    // Everything queued for the previous thread is in init.ops already.
+    slot.outbox = [];
+    slot.partsInFlight = 0;
     const log = this.o.log.child({ worker: slot.index });
     return new Promise<void>((resolve, reject) => {
       w.on("message", (m: FromWorker) => {
@@ -116,6 +129,7 @@ export class WorkerPool {
             resolve();
             break;
           case "applied": slot.applied = m.seq; this.settle(); break;
+          case "part": slot.partsInFlight--; this.pump(slot); break;
           case "stats": this.remote.set(slot.index, m.snap); break;
           case "gone": this.o.onGone?.(m.dev, m.error); break;
           case "done": {
@@ -154,7 +168,21 @@ export class WorkerPool {
   }
 
   private post(slot: Slot, m: ToWorker): void {
-    slot.worker?.postMessage(m);
+    if (!slot.worker) return;
+    slot.outbox.push(m);
+    this.pump(slot);
+  }
+
+  private pump(slot: Slot): void {
+    while (slot.worker && slot.outbox.length) {
+      const m = slot.outbox[0];
+      if (m.t === "txOps") {
+        if (slot.partsInFlight >= TX_WINDOW) return;
+        slot.partsInFlight++;
+      }
+      slot.outbox.shift();
+      slot.worker.postMessage(m);
+    }
   }
 
   private push(op: DpOp): void {

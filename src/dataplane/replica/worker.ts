@@ -99,6 +99,7 @@ port.on("message", (m: ToWorker) => {
       void inOrder(async () => {
         try { await applyTxOps(staged!.ops, m.ops, new Yielder()); } catch (e) { diverged(e, "transaction"); }
         book.apply({ m: "tx", ops: m.ops }); // part by part: the supervisor committed the whole
+        post({ t: "part" });
       });
       break;
     case "txEnd":
