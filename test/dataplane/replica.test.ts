@@ -9,6 +9,7 @@ import { DataPlane, type ServiceKey, type FwdName } from "../../src/dataplane/da
 import { applyOp, type DpOp } from "../../src/dataplane/replica/ops.js";
 import { MirrorState, opWeight } from "../../src/dataplane/replica/state.js";
 import { WorkerPool } from "../../src/dataplane/replica/pool.js";
+import { RemoteStats, STRIDE } from "../../src/dataplane/replica/remote.js";
 import { logger } from "../../src/log.js";
 
 const noPause = { due: () => false, next: async () => {} };
@@ -144,5 +145,61 @@ describe("replicas", () => {
     expect(most).toBeLessThanOrEqual(10_001);
     expect(pool.historyWeight).toBeGreaterThan(1000);
     expect(opWeight({ m: "tx", ops: [] })).toBe(0);
+  });
+});
+
+describe("the workers' counters (RemoteStats)", () => {
+  const A: ServiceKey = { proto: "tcp", addr: "198.18.100.1", port: 80 };
+  const B: ServiceKey = { proto: "udp", addr: "198.18.100.1", port: 53 };
+  const a1 = { addr: REALS[0], port: 80 }, a2 = { addr: REALS[1], port: 80 };
+
+  /** The supervisor's state for A (a1, a2) and B, the layout it makes, and a worker snapshot of it. */
+  function setup() {
+    const state = new MirrorState();
+    state.apply({ m: "tx", ops: [
+      { m: "addService", a: [A, { scheduler: "rr" }] }, { m: "addDest", a: [A, { ...a1, fwd: "nat" }] }, { m: "addDest", a: [A, { ...a2, fwd: "nat" }] },
+      { m: "addService", a: [B, { scheduler: "rr" }] },
+    ] });
+    let layout = { seq: 5, index: state.layout() };
+    const remote = new RemoteStats(async () => [], () => layout);
+    const snap = (seq: number, fill: (v: BigUint64Array) => void) => {
+      const values = new BigUint64Array(4 * STRIDE);
+      fill(values);
+      return { seq, values, drops: { no_service: 2n }, batch: { batches: 1n, framesIn: 10n, framesTx: 8n, framesLocal: 0n }, conns: { 4: 3, 6: 0 }, neighbours: [], links: [] };
+    };
+    return { remote, snap, setLayout: (seq: number) => { layout = { seq, index: state.layout() }; } };
+  }
+  const zero = () => ({ conns: 0n, inpkts: 0n, outpkts: 0n, inbytes: 0n, outbytes: 0n });
+  const zeroDest = () => ({ ...zero(), activeconns: 0, inactconns: 0, persistconns: 0, available: true, overloaded: false });
+
+  it("adds each worker's entries by the layout, drops a snapshot older than the layout, keeps a dead worker's totals", () => {
+    const { remote, snap } = setup();
+    // Entries: 0 A, 1 A a1, 2 A a2, 3 B.
+    expect(remote.set(0, snap(5, (v) => { v[0] = 7n; v[2 * STRIDE] = 4n; v[2 * STRIDE + 5] = 2n; v[3 * STRIDE + 1] = 9n; }))).toBe(true);
+    expect(remote.set(1, snap(6, (v) => { v[0] = 1n; v[2 * STRIDE] = 1n; v[2 * STRIDE + 5] = 1n; }))).toBe(true);
+    expect(remote.addService(A, zero()).conns).toBe(8n);
+    expect(remote.addService(B, zero()).inpkts).toBe(9n);
+    expect(remote.addDest(A, a2, zeroDest())).toMatchObject({ conns: 5n, activeconns: 3 });
+    expect(remote.addDest(A, a1, zeroDest()).conns).toBe(0n);
+    expect(remote.set(1, snap(4, (v) => { v[0] = 100n; }))).toBe(false); // taken before the layout's change: dropped
+    expect(remote.addService(A, zero()).conns).toBe(8n);
+    expect(remote.connCount(4)).toBe(6);
+    expect(remote.addDrops({}).no_service).toBe(4n);
+    remote.retire(1);
+    expect(remote.addService(A, zero()).conns).toBe(8n); // worker 1's 1 stays in the total
+    expect(remote.addDest(A, a2, zeroDest())).toMatchObject({ conns: 5n, activeconns: 2 }); // its gauges go
+    expect(remote.connCount(4)).toBe(3);
+    expect(remote.addBatch({ batches: 0n, framesIn: 0n, framesTx: 0n, framesLocal: 0n }).framesIn).toBe(20n);
+    remote.zero(A);
+    expect(remote.addService(A, zero()).conns).toBe(0n);
+    expect(remote.addService(B, zero()).inpkts).toBe(9n);
+  });
+
+  it("a snapshot laid out before a service came is not read with the new layout", () => {
+    const { remote, snap, setLayout } = setup();
+    remote.set(0, snap(5, (v) => { v[3 * STRIDE] = 3n; }));
+    setLayout(9); // the services changed at change 9
+    expect(remote.set(0, snap(8, (v) => { v[3 * STRIDE] = 99n; }))).toBe(false);
+    expect(remote.addService(B, zero()).conns).toBe(3n); // still read with the layout it was taken under
   });
 });

@@ -21,8 +21,9 @@ export interface WorkerInit {
   io: IoTuning;
   /** The supervisor's clock (ms since it started) when this worker was made: connection timeouts run on the same clock. */
   clockMs: number;
-  /** Every change so far, replayed before the worker takes frames. */
+  /** Every change so far, replayed before the worker takes frames, and the number of the last. */
   ops: DpOp[];
+  seq: number;
   links: SharedLink[];
   steer: SteerState;
 }

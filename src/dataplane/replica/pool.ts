@@ -18,7 +18,7 @@ import type { Family } from "../addr.js";
 import type { Logger } from "../../log.js";
 import type { DpOp } from "./ops.js";
 import { MirrorState, opWeight } from "./state.js";
-import { RemoteStats } from "./remote.js";
+import { RemoteStats, type Layout } from "./remote.js";
 import type { FromWorker, IoTuning, SharedLink, SteerState, ToWorker, WorkerInit } from "./messages.js";
 
 /** Operations per message when a transaction streams to the workers (a few ms to read and stage each). */
@@ -76,6 +76,9 @@ export class WorkerPool {
   private compactAt = MIN_COMPACT;
   private readonly state = new MirrorState();
   private steerVersion = 0;
+  /** The change that last added or removed a service or real server, and the snapshot layout it made (built when first read). */
+  private layoutSeq = 0;
+  private layoutCache?: Layout;
   private readonly links = new Map<string, SharedLink>();
   private readonly pending = new Map<number, { slot: Slot; resolve: (v: FromWorker & { t: "done" }) => void }>();
   private readonly waiters: { seq: number; resolve: () => void }[] = [];
@@ -86,7 +89,7 @@ export class WorkerPool {
 
   constructor(private readonly o: PoolOptions) {
     this.steer = { workers: o.workers, natReals: [], byAddressOnly: false };
-    this.remote = new RemoteStats((af) => this.connections(af));
+    this.remote = new RemoteStats((af) => this.connections(af), () => this.layout());
     for (let i = 0; i < o.workers; i++) this.slots.push({ index: i, ready: false, applied: 0, restarts: 0, crashes: [], outbox: [], partsInFlight: 0 });
   }
 
@@ -108,7 +111,7 @@ export class WorkerPool {
   private spawn(slot: Slot): Promise<void> {
     const init: WorkerInit = {
       index: slot.index, load: this.o.load, io: this.o.io, clockMs: this.o.now(),
-      ops: this.ops, links: [...this.links.values()], steer: this.steer,
+      ops: this.ops, seq: this.seq, links: [...this.links.values()], steer: this.steer,
     };
     const seqAtSpawn = this.seq;
     const w = new Worker(workerScript(), { workerData: init, name: `weir-dp-${slot.index}` });
@@ -186,6 +189,7 @@ export class WorkerPool {
   }
 
   private push(op: DpOp): void {
+    const layoutBefore = this.state.layoutVersion;
     this.state.apply(op);
     this.ops.push(op);
     this.opsWeight += opWeight(op);
@@ -195,6 +199,7 @@ export class WorkerPool {
       this.compactAt = Math.max(MIN_COMPACT, 4 * this.opsWeight);
     }
     const seq = ++this.seq;
+    if (this.state.layoutVersion !== layoutBefore) this.layoutSeq = seq;
     if (op.m === "tx" && op.ops.length > TX_PART) {
       for (const s of this.slots) {
         this.post(s, { t: "txBegin", seq });
@@ -212,6 +217,11 @@ export class WorkerPool {
     }
     this.steer = steer;
     for (const s of this.slots) this.post(s, { t: "steer", steer });
+  }
+
+  private layout(): Layout {
+    if (this.layoutCache?.seq !== this.layoutSeq) this.layoutCache = { seq: this.layoutSeq, index: this.state.layout() };
+    return this.layoutCache;
   }
 
   /** Single operations in the replay history (for tests). */

@@ -4,17 +4,26 @@
 // the control instance's figures plus the latest snapshot of every worker.
 // Counters of a worker that died are kept (folded into `retired`), so totals
 // never go backwards; its connections died with it.
+//
+// A snapshot's per-service and per-real-server counters are one
+// BigUint64Array (STRIDE values per entry, transferred, not copied), laid
+// out in the order of the configuration the worker had applied (state.ts
+// layout()); the supervisor reads it with the index of that same layout.
+// 110 k real servers as objects took a worker 100–150 ms to post each second.
 
 import type { BatchStats, ConnEntry, Counters, DestCounters, DestSpec, Neighbour, ServiceKey } from "../dataplane.js";
 import type { Family } from "../addr.js";
 import type { LinkIoStats } from "../io.js";
 import { destId, serviceId } from "./ops.js";
 
-/** What a worker reports (structured-cloned: bigints survive). */
+/** Values per entry: conns, inpkts, outpkts, inbytes, outbytes, then (real servers) active, inactive, persistent. */
+export const STRIDE = 8;
+
+/** What a worker reports (structured-cloned; `values` transferred). */
 export interface Snapshot {
-  services: [string, Counters][];
-  /** serviceId + " " + destId */
-  dests: [string, DestCounters][];
+  /** The last change the worker had applied: `values` follows the layout as of then. */
+  seq: number;
+  values: BigUint64Array;
   drops: Record<string, bigint>;
   batch: BatchStats;
   conns: { 4: number; 6: number };
@@ -22,130 +31,136 @@ export interface Snapshot {
   links: LinkIoStats[];
 }
 
-const COUNTERS = ["conns", "inpkts", "outpkts", "inbytes", "outbytes"] as const;
+/** A layout (entry numbers by "serviceId" / "serviceId destId") and the change that made it. */
+export interface Layout { seq: number; index: Map<string, number>; }
+
+interface Held { snap: Snapshot; index: Map<string, number>; }
+
+interface Retired {
+  entries: Map<string, bigint[]>;
+  drops: Record<string, bigint>;
+  batch: BatchStats;
+  links: LinkIoStats[];
+}
 
 export class RemoteStats {
-  private readonly snaps = new Map<number, Snapshot>();
-  private readonly retired: Snapshot = emptySnapshot();
+  private readonly held = new Map<number, Held>();
+  private readonly retired: Retired = { entries: new Map(), drops: {}, batch: zeroBatch(), links: [] };
 
-  constructor(private readonly listConnections: (af?: Family) => Promise<ConnEntry[]>) {}
+  constructor(
+    private readonly listConnections: (af?: Family) => Promise<ConnEntry[]>,
+    /** The current layout (cached by its caller until the services change). */
+    private readonly layout: () => Layout,
+  ) {}
 
-  /** Worker i's newest snapshot. */
-  set(i: number, s: Snapshot): void { this.snaps.set(i, s); }
+  /**
+   * Worker i's newest snapshot; one taken under an older layout than the
+   * current one is dropped (the next comes within a second), so an entry
+   * number always means what the worker meant.
+   */
+  set(i: number, s: Snapshot): boolean {
+    const l = this.layout();
+    if (s.seq < l.seq) return false;
+    this.held.set(i, { snap: s, index: l.index });
+    return true;
+  }
 
   /** Worker i is gone: its counters stay in the totals, its gauges (connections, neighbours) go. */
   retire(i: number): void {
-    const s = this.snaps.get(i);
-    if (!s) return;
-    this.snaps.delete(i);
+    const h = this.held.get(i);
+    if (!h) return;
+    this.held.delete(i);
     const r = this.retired;
-    r.services = mergeCounters(r.services, s.services);
-    r.dests = mergeCounters(r.dests, s.dests.map(([k, d]) => [k, { ...d, activeconns: 0, inactconns: 0, persistconns: 0 }]));
-    r.drops = this.sumDrops(r.drops, s.drops);
-    r.batch = sumBatch(r.batch, s.batch);
-    r.links = sumLinks(r.links, s.links.map((l) => ({ ...l })));
+    for (const [key, k] of h.index) {
+      const add = h.snap.values.subarray(k * STRIDE, k * STRIDE + 5);
+      const cur = r.entries.get(key);
+      if (cur) for (let j = 0; j < 5; j++) cur[j] += add[j];
+      else r.entries.set(key, [...add]);
+    }
+    sumDrops(r.drops, h.snap.drops);
+    r.batch = sumBatch(r.batch, h.snap.batch);
+    r.links = sumLinks(r.links, h.snap.links);
   }
 
-  private all(): Snapshot[] { return [this.retired, ...this.snaps.values()]; }
+  /** Adds the counters of entry key (the five running totals; with gauges, the three connection counts too). */
+  private add(key: string, c: Counters, gauges?: DestCounters): void {
+    for (const { snap, index } of this.held.values()) {
+      const k = index.get(key);
+      if (k === undefined) continue;
+      const v = snap.values, o = k * STRIDE;
+      c.conns += v[o]; c.inpkts += v[o + 1]; c.outpkts += v[o + 2]; c.inbytes += v[o + 3]; c.outbytes += v[o + 4];
+      if (gauges) {
+        gauges.activeconns += Number(v[o + 5]);
+        gauges.inactconns += Number(v[o + 6]);
+        gauges.persistconns += Number(v[o + 7]);
+      }
+    }
+    const r = this.retired.entries.get(key);
+    if (r) { c.conns += r[0]; c.inpkts += r[1]; c.outpkts += r[2]; c.inbytes += r[3]; c.outbytes += r[4]; }
+  }
 
   addService(key: ServiceKey, c: Counters): Counters {
-    const id = serviceId(key);
-    for (const s of this.all()) {
-      const got = find(s.services, id);
-      if (got) addInto(c, got);
-    }
+    this.add(serviceId(key), c);
     return c;
   }
 
   addDest(key: ServiceKey, d: Pick<DestSpec, "addr" | "port">, c: DestCounters): DestCounters {
-    const id = `${serviceId(key)} ${destId(d)}`;
-    for (const s of this.all()) {
-      const got = find(s.dests, id);
-      if (!got) continue;
-      addInto(c, got);
-      c.activeconns += got.activeconns;
-      c.inactconns += got.inactconns;
-      c.persistconns += got.persistconns;
-    }
+    this.add(`${serviceId(key)} ${destId(d)}`, c, c);
     return c;
   }
 
   addDrops(d: Record<string, bigint>): Record<string, bigint> {
-    for (const s of this.all()) this.sumDrops(d, s.drops);
+    sumDrops(d, this.retired.drops);
+    for (const { snap } of this.held.values()) sumDrops(d, snap.drops);
     return d;
   }
 
-  private sumDrops(into: Record<string, bigint>, from: Record<string, bigint>): Record<string, bigint> {
-    for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0n) + v;
-    return into;
-  }
-
   addBatch(b: BatchStats): BatchStats {
-    for (const s of this.all()) b = sumBatch(b, s.batch);
+    b = sumBatch(b, this.retired.batch);
+    for (const { snap } of this.held.values()) b = sumBatch(b, snap.batch);
     return b;
   }
 
   connCount(af: Family): number {
     let n = 0;
-    for (const s of this.snaps.values()) n += s.conns[af];
+    for (const { snap } of this.held.values()) n += snap.conns[af];
     return n;
   }
 
   /** Neighbours as worker 0 (the one that answers ARP and ND requests) knows them. */
   neighbours(): Neighbour[] {
-    return this.snaps.get(0)?.neighbours ?? [];
+    return this.held.get(0)?.snap.neighbours ?? [];
   }
 
   /** The workers' per-link counters, summed per link. */
   links(): LinkIoStats[] {
-    let out: LinkIoStats[] = [];
-    for (const s of this.all()) out = sumLinks(out, s.links);
+    let out = sumLinks([], this.retired.links);
+    for (const { snap } of this.held.values()) out = sumLinks(out, snap.links);
     return out;
   }
 
   connections(af?: Family): Promise<ConnEntry[]> { return this.listConnections(af); }
 
   /** Frames worker i took in since it (last) started, as of its newest snapshot. */
-  framesIn(i: number): bigint { return this.snaps.get(i)?.batch.framesIn ?? 0n; }
+  framesIn(i: number): bigint { return this.held.get(i)?.snap.batch.framesIn ?? 0n; }
 
   /** ipvsadm -Z: what the snapshots hold of these counters reads zero until the workers' next ones. */
   zero(key?: ServiceKey): void {
     const sid = key ? serviceId(key) : undefined;
-    for (const s of this.all()) {
-      for (const [k, c] of s.services) if (!sid || k === sid) zeroCounters(c);
-      for (const [k, c] of s.dests) if (!sid || k.startsWith(`${sid} `)) zeroCounters(c);
+    const mine = (k: string) => !sid || k === sid || k.startsWith(`${sid} `);
+    for (const { snap, index } of this.held.values()) {
+      for (const [k, i] of index) if (mine(k)) snap.values.fill(0n, i * STRIDE, i * STRIDE + 5);
     }
+    for (const [k, v] of this.retired.entries) if (mine(k)) v.fill(0n);
   }
 }
 
-export function emptySnapshot(): Snapshot {
-  return { services: [], dests: [], drops: {}, batch: { batches: 0n, framesIn: 0n, framesTx: 0n, framesLocal: 0n }, conns: { 4: 0, 6: 0 }, neighbours: [], links: [] };
+function zeroBatch(): BatchStats {
+  return { batches: 0n, framesIn: 0n, framesTx: 0n, framesLocal: 0n };
 }
 
-// Snapshots are looked up by key for every service on every read: index them lazily.
-const indexes = new WeakMap<object, Map<string, unknown>>();
-function find<T>(list: [string, T][], id: string): T | undefined {
-  let ix = indexes.get(list) as Map<string, T> | undefined;
-  if (!ix) indexes.set(list, (ix = new Map(list)));
-  return ix.get(id);
-}
-
-function addInto(c: Counters, d: Counters): void {
-  for (const k of COUNTERS) c[k] += d[k];
-}
-
-function zeroCounters(c: Counters): void {
-  for (const k of COUNTERS) c[k] = 0n;
-}
-
-function mergeCounters<T extends Counters>(a: [string, T][], b: [string, T][]): [string, T][] {
-  const m = new Map(a.map(([k, v]) => [k, { ...v }] as [string, T]));
-  for (const [k, v] of b) {
-    const cur = m.get(k);
-    if (cur) addInto(cur, v);
-    else m.set(k, { ...v });
-  }
-  return [...m];
+function sumDrops(into: Record<string, bigint>, from: Record<string, bigint>): void {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0n) + v;
 }
 
 function sumBatch(a: BatchStats, b: BatchStats): BatchStats {

@@ -26,6 +26,8 @@ export class MirrorState {
   private special = 0;
   /** Changes whenever the set of NAT real-server addresses or byAddressOnly() changes. */
   steerVersion = 0;
+  /** Changes whenever a service or real server comes or goes (their order is the counter snapshots' layout). */
+  layoutVersion = 0;
 
   apply(op: DpOp): void {
     switch (op.m) {
@@ -67,7 +69,7 @@ export class MirrorState {
         const id = serviceId(k);
         const cur = this.services.get(id);
         if (cur) { this.countSpecial(cur, -1); cur.spec = spec; this.countSpecial(cur, 1); }
-        else { const e = { key: k, spec, dests: new Map() }; this.services.set(id, e); this.countSpecial(e, 1); }
+        else { const e = { key: k, spec, dests: new Map() }; this.services.set(id, e); this.countSpecial(e, 1); this.layoutVersion++; }
         break;
       }
       case "deleteService": {
@@ -77,11 +79,13 @@ export class MirrorState {
         this.countSpecial(cur, -1);
         for (const d of cur.dests.values()) this.countNat(d, -1);
         this.services.delete(id);
+        this.layoutVersion++;
         break;
       }
       case "flush":
         for (const s of this.services.values()) { this.countSpecial(s, -1); for (const d of s.dests.values()) this.countNat(d, -1); }
         this.services.clear();
+        this.layoutVersion++;
         break;
       case "addDest": case "editDest": {
         const s = this.services.get(serviceId(o.a[0]));
@@ -93,6 +97,7 @@ export class MirrorState {
           this.countNat(o.a[1], 1);
         }
         // editDest keeps the real server's place in the list (schedulers' order), addDest appends.
+        if (!cur) this.layoutVersion++;
         s.dests.set(id, o.a[1]);
         break;
       }
@@ -103,6 +108,7 @@ export class MirrorState {
         if (!s || !cur) break;
         this.countNat(cur, -1);
         s.dests.delete(id);
+        this.layoutVersion++;
         break;
       }
       case "addMarkRule": this.marks.push(o.a[0]); break;
@@ -136,6 +142,22 @@ export class MirrorState {
     const out = new Set<string>();
     for (const s of this.services.values()) for (const d of s.dests.values()) out.add(d.addr);
     return [...out];
+  }
+
+  /**
+   * Where each service and real server sits in a counter snapshot (the
+   * services in order, each followed by its real servers): "serviceId" and
+   * "serviceId destId" → entry number. A worker's snapshot and the
+   * supervisor's reading of it agree because both states saw the same ops.
+   */
+  layout(): Map<string, number> {
+    const index = new Map<string, number>();
+    let k = 0;
+    for (const [sid, s] of this.services) {
+      index.set(sid, k++);
+      for (const did of s.dests.keys()) index.set(`${sid} ${did}`, k++);
+    }
+    return index;
   }
 
   /** Ops that build this state in a fresh data plane. */

@@ -6,15 +6,15 @@
 // the messages are in messages.ts.
 
 import { parentPort, workerData } from "node:worker_threads";
-import { DataPlane, type StagedTransaction } from "../dataplane.js";
+import { DataPlane, type Counters, type StagedTransaction } from "../dataplane.js";
 import { PacketIo } from "../io.js";
 import { NeighbourProber } from "../probe.js";
 import { logger } from "../../log.js";
 import { Yielder } from "../../config/yield.js";
-import { applyOp, applyTxOps, serviceId, destId, type DpOp } from "./ops.js";
+import { applyOp, applyTxOps, type DpOp } from "./ops.js";
 import { MirrorState } from "./state.js";
 import { steerProgram } from "../steer.js";
-import type { Snapshot } from "./remote.js";
+import { STRIDE, type Snapshot } from "./remote.js";
 import type { ToWorker, FromWorker, WorkerInit, SteerState } from "./messages.js";
 
 const init = workerData as WorkerInit;
@@ -44,6 +44,8 @@ let queue: Promise<unknown> = Promise.resolve();
 const inOrder = (fn: () => Promise<unknown> | unknown) => { queue = queue.then(fn, fn); return queue; };
 
 let probing = false;
+/** The last change applied (the supervisor numbers them). */
+let appliedSeq = init.seq;
 async function apply(op: DpOp): Promise<void> {
   try {
     await applyOp(dp, op, new Yielder());
@@ -87,6 +89,7 @@ port.on("message", (m: ToWorker) => {
     case "op":
       void inOrder(async () => {
         await apply(m.op);
+        appliedSeq = m.seq;
         post({ t: "applied", seq: m.seq });
       });
       break;
@@ -107,6 +110,7 @@ port.on("message", (m: ToWorker) => {
         try { staged!.commit(); } catch (e) { diverged(e, "commit"); }
         staged = undefined;
         probeSoon({ m: "tx", ops: [] });
+        appliedSeq = m.seq;
         post({ t: "applied", seq: m.seq });
       });
       break;
@@ -143,30 +147,53 @@ port.on("message", (m: ToWorker) => {
   }
 });
 
-// Counters for the supervisor, once a second, read in slices so forwarding goes on.
+// Counters for the supervisor, once a second, read in slices so forwarding
+// goes on; the per-entry counters in one typed array (remote.ts), given away
+// rather than copied. A snapshot is dropped when the services change while
+// it is read (the next one comes a second later).
 let snapping = false;
 const timer = setInterval(() => {
   if (snapping) return;
   snapping = true;
-  void snapshot().then((s) => post({ t: "stats", snap: s }), (e) => log.warn({ err: e }, "counters not read")).finally(() => { snapping = false; });
+  void snapshot().then((s) => { if (s) port.postMessage({ t: "stats", snap: s } satisfies FromWorker, [s.values.buffer as ArrayBuffer]); },
+    (e) => log.warn({ err: e }, "counters not read")).finally(() => { snapping = false; });
 }, 1000);
 
-async function snapshot(): Promise<Snapshot> {
+async function snapshot(): Promise<Snapshot | undefined> {
+  if (staged) return undefined;
   const pause = new Yielder(2);
-  const services: Snapshot["services"] = [];
-  const dests: Snapshot["dests"] = [];
+  const layout = book.layoutVersion, seq = appliedSeq;
+  let n = 0;
+  for (const s of book.services.values()) n += 1 + s.dests.size;
+  const values = new BigUint64Array(n * STRIDE);
+  let k = 0;
   for (const s of book.services.values()) {
-    const sid = serviceId(s.key);
-    try { services.push([sid, dp.serviceStats(s.key)]); } catch { continue; } // changed meanwhile
+    try { put(values, k, dp.serviceStats(s.key)); } catch { /* changed meanwhile: zeros */ }
+    k++;
     for (const d of s.dests.values()) {
-      try { dests.push([`${sid} ${destId(d)}`, dp.destStats(s.key, d)]); } catch { /* changed meanwhile */ }
+      try {
+        const c = dp.destStats(s.key, d);
+        put(values, k, c);
+        values[k * STRIDE + 5] = BigInt(c.activeconns);
+        values[k * STRIDE + 6] = BigInt(c.inactconns);
+        values[k * STRIDE + 7] = BigInt(c.persistconns);
+      } catch { /* changed meanwhile: zeros */ }
+      k++;
     }
-    if (pause.due()) await pause.next();
+    if (pause.due()) {
+      await pause.next();
+      if (book.layoutVersion !== layout || staged) return undefined;
+    }
   }
   return {
-    services, dests, drops: dp.drops(), batch: dp.batchStats(),
+    seq, values, drops: dp.drops(), batch: dp.batchStats(),
     conns: { 4: dp.connCount(4), 6: dp.connCount(6) },
     neighbours: init.index === 0 ? dp.neighbours() : [],
     links: io.stats(),
   };
+}
+
+function put(v: BigUint64Array, k: number, c: Counters): void {
+  const o = k * STRIDE;
+  v[o] = c.conns; v[o + 1] = c.inpkts; v[o + 2] = c.outpkts; v[o + 3] = c.inbytes; v[o + 4] = c.outbytes;
 }
