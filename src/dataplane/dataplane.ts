@@ -99,7 +99,9 @@ export class DataPlane {
   /**
    * Replicas (worker threads, src/dataplane/replica/): every change that
    * succeeded here is handed to mirror, a transaction as one op after its
-   * commit; counters, connection counts and listings add remote's.
+   * commit; counters, connection counts and listings add remote's. An op
+   * holds the caller's argument objects, as given: callers hand over fresh
+   * keys and specs (the config model does) and do not change them later.
    */
   mirror?: (op: DpOp) => void;
   remote?: RemoteStats;
