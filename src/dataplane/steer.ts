@@ -36,6 +36,18 @@
 // meet on one worker, which reassembles them) and IPv6 with extension headers
 // (its fragments likewise); of a quoted packet the same, and 0 too when the
 // quote ends before its ports (a frame of its own is truncated then: worker 0).
+//
+// "Is it a NAT real?" in the program (the supervisor's never asks): IPv6 by a
+// chain of 4-word compares (8 instructions per address). IPv4 by a balanced
+// search tree over the sorted reals taken as items: runs of consecutive
+// addresses (a three-way jge/jgt node, about 1.5 instructions per run) and
+// 32-aligned blocks of 3 or more runs as bitmaps (X = 1 << (A & 31) computed
+// once, then `ld #mask; jset x` at the block's leaf: about 3 instructions per
+// block of 32 addresses). So the 4,096-instruction limit depends on the shape
+// of the set, not its size: about 2,450 isolated addresses (2,447 with ports,
+// 2,465 by address only), but pools filling whole /24s cost a few instructions
+// per /24 (2,500 reals x.x.d.1..250 in 10 /24s: 22), and /24s each holding
+// 200 random addresses about 25 each (about 160 of them, 32,000 reals).
 
 import { WeirError } from "./errors.js";
 import { parseAddr } from "./addr.js";
@@ -64,7 +76,7 @@ const K = 0x00, X = 0x08;
 const TAX = 0x00, TXA = 0x80;
 
 // Scratch cells M[0..15].
-const M_L3 = 0, M_ADDR = 1, M_POFF = 2, M_PORT = 3, M_H = 4, M_BASE = 5, M_QUOTED = 6;
+const M_L3 = 0, M_ADDR = 1, M_POFF = 2, M_PORT = 3, M_H = 4, M_BASE = 5, M_QUOTED = 6, M_TMP = 7;
 
 const ETH_IP = 0x0800, ETH_ARP = 0x0806, ETH_IPV6 = 0x86dd, ETH_8021Q = 0x8100, ETH_8021AD = 0x88a8;
 const ND_NA = 136;
@@ -126,7 +138,7 @@ function layout(code: Insn[]): Insn[] {
         const dest = final(x[side]!.at!);
         let tramp = code.slice(i + 1, i + 257).find((y) => y.code === (JMP | JA) && final(y) === dest);
         if (!tramp) {
-          let p = Math.min(i + 256, code.length);
+          let p = Math.min(i + 255, code.length); // not i + 256: its other side's may go in the same place, pushing this one on
           while (fallsThrough(code[p - 1])) p--;
           tramp = { code: JMP | JA, k: 0, to: { at: dest } };
           code.splice(p, 0, tramp);
@@ -301,14 +313,26 @@ export function steerProgram(spec: SteerSpec): Uint8Array {
     a.bind(OWN4);
     a.op(LD | W | IND, 12); // the source
 
-    // X = M[L3] from here on. M[ADDR] = client address, M[POFF] = its port's offset in L4 (0 src, 2 dst).
+    // X = M[L3] from IN4 / OUT4 on (the search may take it for a bitmap's bit). M[ADDR] = client address, M[POFF] = its port's offset in L4 (0 src, 2 dst).
     a.bind(TEST4);
     const IN4 = a.label(), OUT4 = a.label(), SRC4 = a.label(), DST4 = a.label(), PROTO4 = a.label();
-    if (r.v4.length) tree(a, r.v4, 0, r.v4.length - 1, IN4, OUT4);
+    const it4 = items4(r.v4), bitmaps = it4.some((x) => x.mask !== undefined);
+    if (bitmaps) { // X = 1 << (A & 31) for the bitmap leaves (X back to M[L3] at IN4 / OUT4)
+      a.op(ST, M_TMP);
+      a.op(ALU | AND | K, 31);
+      a.op(MISC | TAX);
+      a.op(LD | IMM, 1);
+      a.op(ALU | LSH | X);
+      a.op(MISC | TAX);
+      a.op(LD | MEM, M_TMP);
+    }
+    if (it4.length) tree(a, it4, 0, it4.length - 1, 0, 0xffffffff, IN4, OUT4);
     a.bind(OUT4);
+    if (bitmaps) a.op(LDX | W | MEM, M_L3);
     ownOrQuoted(a, SRC4, DST4);
-    if (r.v4.length) {
+    if (it4.length) {
       a.bind(IN4);
+      if (bitmaps) a.op(LDX | W | MEM, M_L3);
       ownOrQuoted(a, DST4, SRC4);
     }
     a.bind(DST4);
@@ -456,7 +480,9 @@ export function steerProgram(spec: SteerSpec): Uint8Array {
   a.op(RET | K, 0);
 
   const tooLarge = (n: number) => new WeirError("WEIR_ERR_STEER_TOO_LARGE",
-    `the steering filter for ${r.count} NAT real-server addresses needs ${n} instructions, more than ${MAX_INSNS}`);
+    `the steering filter for ${r.count} NAT real-server addresses (${r.v4.length} IPv4 in ${new Set(r.v4.map((v) => v >>> 8)).size} /24 networks, `
+    + `${r.v6.length} IPv6) needs ${n} instructions, more than ${MAX_INSNS}: isolated IPv4 addresses cost about 1.5 each, `
+    + `pools filling their /24 networks far less`);
   // Laying out only adds jumps: give up early on a hopeless size.
   if (a.code.length > MAX_INSNS) throw tooLarge(a.code.length);
   const code = layout(a.code);
@@ -492,16 +518,76 @@ function ownOrQuoted(a: Asm, own: Label, quoted: Label): void {
   a.jmp(JEQ, 0, own, quoted);
 }
 
-/** Balanced search of A in sorted v[lo..hi]: jeq + jgt per address. */
-function tree(a: Asm, v: number[], lo: number, hi: number, IN: Label, OUT: Label): void {
-  const m = (lo + hi) >> 1;
-  const left = lo < m, right = m < hi;
-  if (!left && !right) return a.jmp(JEQ, v[m], IN, OUT);
-  a.jmp(JEQ, v[m], IN);
-  const R = right ? a.label() : OUT;
-  a.jmp(JGT, v[m], R, left ? undefined : OUT);
-  if (left) tree(a, v, lo, m - 1, IN, OUT);
-  if (right) { a.bind(R); tree(a, v, m + 1, hi, IN, OUT); }
+/**
+ * The IPv4 NAT reals as search items, in address order: ranges of consecutive
+ * addresses, and bitmaps of 32-aligned blocks holding 3 or more such ranges
+ * (`mask` bit i = block start + i is a real).
+ */
+interface Item4 { lo: number; hi: number; mask?: number }
+
+function items4(v: number[]): Item4[] {
+  const out: Item4[] = [];
+  const range = (lo: number, hi: number) => {
+    const prev = out[out.length - 1];
+    if (prev && prev.mask === undefined && prev.hi + 1 === lo) prev.hi = hi;
+    else out.push({ lo, hi });
+  };
+  for (let i = 0; i < v.length;) {
+    const base = (v[i] & ~31) >>> 0;
+    let mask = 0;
+    for (; i < v.length && v[i] - base < 32; i++) mask |= 1 << (v[i] - base);
+    mask >>>= 0;
+    const runs = bitRuns(mask);
+    if (runs.length >= 3) out.push({ lo: base, hi: base + 31, mask });
+    else for (const [f, t] of runs) range(base + f, base + t);
+  }
+  return out;
+}
+
+/** The runs of set bits of a 32-bit mask, as [first, last] bit indexes. */
+function bitRuns(mask: number): [number, number][] {
+  const runs: [number, number][] = [];
+  for (let b = 0; b < 32;) {
+    if (!((mask >>> b) & 1)) { b++; continue; }
+    const f = b;
+    while (b < 32 && (mask >>> b) & 1) b++;
+    runs.push([f, b - 1]);
+  }
+  return runs;
+}
+
+/**
+ * Search of A among it[i..j], knowing that L <= A <= H and that the reals in
+ * [L, H] are exactly those of it[i..j]. A range is a three-way node (jge lo,
+ * jgt hi: about 1.5 instructions per range over the tree); a bitmap block
+ * splits the search after it (jgt) and, as a leaf, tests its bit of X = 1 << (A & 31)
+ * (ld #mask, jset x) once the bounds not already known are checked.
+ */
+function tree(a: Asm, it: Item4[], i: number, j: number, L: number, H: number, IN: Label, OUT: Label): void {
+  const m = (i + j) >> 1, { lo, hi, mask } = it[m];
+  if (mask !== undefined) {
+    if (i === j) {
+      if (L < lo) a.jmp(JGE, lo, undefined, OUT);
+      if (H > hi) a.jmp(JGT, hi, OUT);
+      a.op(LD | IMM, mask);
+      return a.jmp(JSET | X, 0, IN, OUT);
+    }
+    const R = a.label();
+    a.jmp(JGT, hi, R);
+    tree(a, it, i, m, L, hi, IN, OUT);
+    a.bind(R);
+    return tree(a, it, m + 1, j, hi + 1, H, IN, OUT);
+  }
+  const left = i < m, right = m < j;
+  const LEFT = left ? a.label() : OUT, RIGHT = right ? a.label() : OUT;
+  const below = L < lo, above = H > hi; // A may be below lo / above hi
+  if (below && above && lo === hi && !left && !right) a.jmp(JEQ, lo, IN, OUT);
+  else if (below && above) { a.jmp(JGE, lo, undefined, LEFT); a.jmp(JGT, hi, RIGHT, IN); }
+  else if (below) a.jmp(JGE, lo, IN, LEFT);
+  else if (above) a.jmp(JGT, hi, RIGHT, IN);
+  else a.ja(IN);
+  if (left) { a.bind(LEFT); tree(a, it, i, m - 1, L, lo - 1, IN, OUT); }
+  if (right) { a.bind(RIGHT); tree(a, it, m + 1, j, hi + 1, H, IN, OUT); }
 }
 
 // --- the model ---
