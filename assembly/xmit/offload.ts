@@ -177,7 +177,8 @@ export function wireLen(p: usize, ipLen: u32): u32 {
   if (!isGso(f)) return ipLen;
   const start = csumStart(f);
   if (start < M.l3) return ipLen;
-  const l4h: u32 = csumOffset(f) == 16 ? (<u32>load<u8>(p + start + 12) >> 4) << 2 : 8;
+  // UFO's gso_size is a fragment's whole IP payload; TSO's and UDP_L4's follow the L4 header.
+  const l4h: u32 = gsoType(f) == GSO_UDP ? 0 : csumOffset(f) == 16 ? (<u32>load<u8>(p + start + 12) >> 4) << 2 : 8;
   const seg = start - M.l3 + l4h + gsoSize(f);
   return seg < ipLen ? seg : ipLen;
 }
