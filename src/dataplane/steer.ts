@@ -297,15 +297,7 @@ export function steerProgram(spec: SteerSpec): Uint8Array {
     a.jmp(JGT, 5, BACK4);
     a.jmp(JGE, 3, ERR4, BACK4);
     a.bind(ERR4);
-    a.op(LD | B | IND, 8);
-    a.op(ALU | AND | K, 0xf0);
-    a.jmp(JEQ, 0x40, undefined, BACK4); // the quote is IPv4 too
-    a.op(MISC | TXA);
-    a.op(ALU | ADD | K, 8);
-    a.op(MISC | TAX);
-    a.op(STX, M_L3);
-    a.op(LD | IMM, 1);
-    a.op(ST, M_QUOTED);
+    enterQuote(a, 8, 4, BACK4);
     a.op(LD | W | IND, 16); // the quoted destination
     a.ja(TEST4);
     a.bind(BACK4); // the frame's own after all: X back to its L3
@@ -366,18 +358,8 @@ export function steerProgram(spec: SteerSpec): Uint8Array {
     a.jmp(JGE, 1, undefined, IP6OWN);
     avail();
     a.jmp(JGE, 48 + 40, undefined, IP6OWN);
-    a.op(LD | B | IND, 48);
-    a.op(ALU | AND | K, 0xf0);
-    a.jmp(JEQ, 0x60, undefined, IP6OWN); // the quote is IPv6 too
-    a.op(MISC | TXA);
-    a.op(ALU | ADD | K, 48);
-    a.op(MISC | TAX);
-    a.op(STX, M_L3);
-    a.op(LD | IMM, 1);
-    a.op(ST, M_QUOTED);
-    a.op(MISC | TXA); // the quoted destination at [X + 8]
-    a.op(ALU | ADD | K, 16);
-    a.op(MISC | TAX);
+    enterQuote(a, 48, 6, IP6OWN);
+    addX(a, 16); // the quoted destination at [X + 8]
     const TEST6 = a.label();
     a.ja(TEST6);
 
@@ -407,9 +389,7 @@ export function steerProgram(spec: SteerSpec): Uint8Array {
     // Fold the client address at [X + 8]: X = M[L3] (source) or M[L3] + 16 (destination).
     a.bind(DST6);
     a.op(LDX | W | MEM, M_L3);
-    a.op(MISC | TXA);
-    a.op(ALU | ADD | K, 16);
-    a.op(MISC | TAX);
+    addX(a, 16);
     if (!byAddressOnly) { a.op(LD | IMM, 2); a.op(ST, M_POFF); }
     a.ja(FOLD);
     a.bind(SRC6);
@@ -435,9 +415,7 @@ export function steerProgram(spec: SteerSpec): Uint8Array {
       a.jmp(JEQ, 6, P6);
       a.jmp(JEQ, 17, undefined, NOPORT);
       a.bind(P6);
-      a.op(MISC | TXA);
-      a.op(ALU | ADD | K, 40);
-      a.op(MISC | TAX);
+      addX(a, 40);
 
       // X = L4 offset: both ports must be there, then M[PORT] = the client's.
       a.bind(PORTS);
@@ -495,6 +473,28 @@ function xorShift(a: Asm, n: number): void {
   a.op(MISC | TAX);
   a.op(ALU | RSH | K, n);
   a.op(ALU | XOR | X);
+}
+
+/** X += k (clobbers A). */
+function addX(a: Asm, k: number): void {
+  a.op(MISC | TXA);
+  a.op(ALU | ADD | K, k);
+  a.op(MISC | TAX);
+}
+
+/**
+ * An ICMP error's quoted packet at [X + at] becomes the one steered by, when
+ * it is of IP version `version` (else on to `notQuote`): X and M[L3] at its
+ * header, M[QUOTED] = 1 (clobbers A).
+ */
+function enterQuote(a: Asm, at: number, version: 4 | 6, notQuote: Label): void {
+  a.op(LD | B | IND, at);
+  a.op(ALU | AND | K, 0xf0);
+  a.jmp(JEQ, version << 4, undefined, notQuote);
+  addX(a, at);
+  a.op(STX, M_L3);
+  a.op(LD | IMM, 1);
+  a.op(ST, M_QUOTED);
 }
 
 /** X += 4 * the IHL of the IPv4 header at X (clobbers A; BPF_MSH only takes an absolute offset). */
