@@ -221,14 +221,11 @@ export class DataPlane {
       x.txAbort();
       throw e;
     } finally {
-      // The module runs AssemblyScript's minimal runtime: no collector runs
-      // inside a batch (and no shadow stack slows the hot path); garbage from
-      // configuration work is collected here, between batches.
-      x.__collect();
+      x.__collect(); // see beginTransaction
     }
   }
 
-  /** True while transactionChunked() is between its begin and its commit. */
+  /** True while a staged transaction (beginTransaction, transactionChunked) is open. */
   get busy(): boolean { return this.chunkedOpen; }
   private chunkedOpen = false;
 
@@ -238,7 +235,7 @@ export class DataPlane {
    * Safe because a transaction only writes its staged generation: batches
    * keep reading the live one until the commit swaps it in, all at once.
    */
-  async transactionChunked(ops: ((tx: Transaction) => void)[], pause: { due(): boolean; next(): Promise<void> }): Promise<void> {
+  async transactionChunked(ops: ((tx: Transaction) => void)[], pause: Pause): Promise<void> {
     const staged = this.beginTransaction();
     try {
       for (const op of ops) {
@@ -267,6 +264,9 @@ export class DataPlane {
     const close = () => {
       open = false;
       this.chunkedOpen = false;
+      // The module runs AssemblyScript's minimal runtime: no collector runs
+      // inside a batch (and no shadow stack slows the hot path); garbage from
+      // configuration work is collected here, between batches.
       x.__collect();
     };
     return {

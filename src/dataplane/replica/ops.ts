@@ -25,22 +25,19 @@ export async function applyOp(dp: DataPlane, op: DpOp, pause: Pause): Promise<vo
     (dp[op.m] as (...a: unknown[]) => void).apply(dp, op.a);
     return;
   }
-  const staged = dp.beginTransaction();
-  try {
-    await applyTxOps(staged.ops, op.ops, pause);
-  } catch (e) {
-    staged.abort();
-    throw e;
-  }
-  staged.commit();
+  await dp.transactionChunked(op.ops.map((o) => (tx: Transaction) => runTxOp(tx, o)), pause);
 }
 
-/** Runs transaction operations on an open transaction, with a turn whenever pause is due. */
+/** Runs transaction operations on an open transaction (one streaming in parts), with a turn whenever pause is due. */
 export async function applyTxOps(tx: Transaction, ops: TxOp[], pause: Pause): Promise<void> {
   for (const o of ops) {
-    (tx[o.m] as (...a: unknown[]) => void)(...o.a);
+    runTxOp(tx, o);
     if (pause.due()) await pause.next();
   }
+}
+
+function runTxOp(tx: Transaction, o: TxOp): void {
+  (tx[o.m] as (...a: unknown[]) => void)(...o.a);
 }
 
 /** A service's identity as text, the same however the key object was spelled. */
