@@ -6,6 +6,7 @@ import { ok } from "../console/types.js";
 import { WeirError } from "../config/errors.js";
 import type { PacketIo, LinkIoStats } from "../dataplane/io.js";
 import type { WorkerPool } from "../dataplane/replica/pool.js";
+import { sumLinks } from "../dataplane/replica/remote.js";
 
 export function showWorkers(pool: WorkerPool): CommandHandler {
   return {
@@ -30,15 +31,10 @@ export function crashWorker(pool: WorkerPool): CommandHandler {
   };
 }
 
+/** The links the supervisor has attached, with the workers' counters of each added. */
 export function linkStats(io: PacketIo | undefined, pool: WorkerPool | undefined): LinkIoStats[] {
   const own = io?.stats() ?? [];
   if (!pool) return own;
-  const theirs = new Map(pool.remote.links().map((l) => [l.dev, l]));
-  return own.map((l) => {
-    const w = theirs.get(l.dev);
-    if (!w) return l;
-    const counters = { ...l.counters };
-    for (const [k, v] of Object.entries(w.counters)) counters[k] = (counters[k] ?? 0n) + v;
-    return { ...l, ringDrops: l.ringDrops + w.ringDrops, ringFreezes: l.ringFreezes + w.ringFreezes, tapDrops: l.tapDrops + w.tapDrops, counters };
-  });
+  const devs = new Set(own.map((l) => l.dev));
+  return sumLinks(own, pool.remote.links().filter((l) => devs.has(l.dev)));
 }

@@ -201,9 +201,11 @@ export class WorkerPool {
     const seq = ++this.seq;
     if (this.state.layoutVersion !== layoutBefore) this.layoutSeq = seq;
     if (op.m === "tx" && op.ops.length > TX_PART) {
+      const parts: ToWorker[] = [];
+      for (let i = 0; i < op.ops.length; i += TX_PART) parts.push({ t: "txOps", seq, ops: op.ops.slice(i, i + TX_PART) });
       for (const s of this.slots) {
         this.post(s, { t: "txBegin", seq });
-        for (let i = 0; i < op.ops.length; i += TX_PART) this.post(s, { t: "txOps", seq, ops: op.ops.slice(i, i + TX_PART) });
+        for (const part of parts) this.post(s, part);
         this.post(s, { t: "txEnd", seq });
       }
     } else {

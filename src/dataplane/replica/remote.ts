@@ -167,7 +167,8 @@ function sumBatch(a: BatchStats, b: BatchStats): BatchStats {
   return { batches: a.batches + b.batches, framesIn: a.framesIn + b.framesIn, framesTx: a.framesTx + b.framesTx, framesLocal: a.framesLocal + b.framesLocal };
 }
 
-function sumLinks(into: LinkIoStats[], from: LinkIoStats[]): LinkIoStats[] {
+/** Link counters summed per link: into's links (copied), plus from's added to them or appended. */
+export function sumLinks(into: LinkIoStats[], from: LinkIoStats[]): LinkIoStats[] {
   const out = into.map((l) => ({ ...l, counters: { ...l.counters } }));
   for (const l of from) {
     const cur = out.find((x) => x.dev === l.dev);
