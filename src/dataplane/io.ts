@@ -151,6 +151,7 @@ export class PacketIo {
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private mem: Uint8Array;
+  private readonly memView: DataView;
   private lastStats = 0;
   private busy: Promise<unknown> = Promise.resolve();
   readonly opts: Required<Omit<IoOptions, "onGone" | "nftTable" | "journalDir" | "rxFilter" | "ringsOnly">> & Pick<IoOptions, "onGone" | "rxFilter">;
@@ -179,6 +180,7 @@ export class PacketIo {
     const dir = o.journalDir === undefined ? DEFAULT_JOURNAL_DIR : o.journalDir;
     this.journal = dir && this.drop ? new HostJournal(dir, this.drop.table) : undefined;
     this.mem = new Uint8Array(dp.memory.buffer);
+    this.memView = new DataView(dp.memory.buffer); // the memory never grows (rings are mapped into it)
   }
 
   /** Loads the addon and starts the loop (idle: one wake-up a second for the expiry sweep). */
@@ -516,7 +518,7 @@ export class PacketIo {
       const used = x.ioLocalUsed(a.id);
       if (used === 0) continue;
       const base = x.ioLocalBase(a.id);
-      const dv = new DataView(this.mem.buffer);
+      const dv = this.memView;
       for (let off = 0; off < used;) {
         const len = dv.getUint32(base + off, true);
         try {
