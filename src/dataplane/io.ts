@@ -26,6 +26,9 @@
 //     link's addresses: frames for the appliance that the data plane does
 //     not handle go there, and what the kernel sends there goes out of the
 //     link as it is (health checks, management);
+//   - an nftables input chain on the TAPs (table inet weir_PID, hostguard.ts):
+//     the kernel takes no new connections from the data side unless the
+//     operator opened the port (`host-access`);
 //   - on detach or exit everything is put back as it was.
 
 import { WeirError } from "./errors.js";
@@ -34,6 +37,7 @@ import type { Logger } from "../log.js";
 import { snapshot, takeOver, restore, ip, IngressDrop, tapName, type LinkSnapshot } from "./host.js";
 import type * as Native from "../../native/index.js";
 import { DEFAULT_JOURNAL_DIR, HostJournal } from "./journal.js";
+import { HostGuard, type HostAccessRule } from "./hostguard.js";
 
 type NativeMod = typeof Native;
 
@@ -146,6 +150,7 @@ export class PacketIo {
   private readonly byId = new Map<number, Attached>();
   private readonly pool = new Map<number, number[]>();
   private readonly drop: IngressDrop | undefined;
+  private readonly guard: HostGuard | undefined;
   private readonly journal: HostJournal | undefined;
   private waker = -1;
   private running = false;
@@ -177,6 +182,7 @@ export class PacketIo {
       rxFilter: o.rxFilter,
     };
     this.drop = o.ringsOnly ? undefined : new IngressDrop(o.nftTable ?? `weir_${process.pid}`);
+    this.guard = this.drop && new HostGuard(this.drop.table);
     const dir = o.journalDir === undefined ? DEFAULT_JOURNAL_DIR : o.journalDir;
     this.journal = dir && this.drop ? new HostJournal(dir, this.drop.table) : undefined;
     this.mem = new Uint8Array(dp.memory.buffer);
@@ -258,6 +264,9 @@ export class PacketIo {
       const tname = tapName(dev, id);
       const tap = n.tapOpen(tname);
       undo.push(() => n.tapClose(tap.handle));
+      // The kernel stack is guarded before the TAP comes up.
+      await this.guard!.addTap(dev, tap.name);
+      undo.push(() => this.guard!.removeTap(dev));
       await ip("link", "set", "dev", tap.name, "address", mac, "mtu", String(mtu), "up");
       const a = this.openRings(dev, id, tap.handle, tap.name, mtu, snap, false, undo, regions);
       // Addresses the link had in the kernel move to its mirror.
@@ -364,10 +373,19 @@ export class PacketIo {
     for (const r of a.regions) this.release(r);
     if (a.borrowed) return;
     quiet("close tap", () => n.tapClose(a.tap));
+    try { await this.guard?.removeTap(dev); } catch (e) { log.warn({ err: e }, "host guard not updated"); }
     try { await this.drop?.remove(a.id); } catch (e) { log.warn({ err: e }, "nft chain not removed"); }
     if (!a.gone) await restore(dev, a.snap, (m) => log.warn(m));
     this.journal?.forget(dev);
     log.info("link detached");
+  }
+
+  /** The ports the kernel stack takes new connections on from the data links (`host-access`). */
+  setHostAccess(rules: readonly HostAccessRule[]): Promise<void> {
+    return this.serial(async () => {
+      if (!this.guard) throw new WeirError("WEIR_ERR_IO_RINGS_ONLY", "this packet I/O attaches rings only");
+      await this.guard.setRules(rules);
+    });
   }
 
   /** Makes the TAP mirror of dev carry exactly these addresses ("a/len") and routes. */
@@ -420,6 +438,7 @@ export class PacketIo {
       this.waker = -1;
     }
     await this.drop?.drop().catch((e) => this.opts.log.warn({ err: e }, "nft table not removed"));
+    await this.guard?.drop().catch((e) => this.opts.log.warn({ err: e }, "nft guard table not removed"));
     this.journal?.remove();
   }
 

@@ -2,7 +2,7 @@
 // runs, so that a run that ended without cleaning up (SIGKILL, a crash, a
 // power cut of the process) is cleaned up by the next one in the same
 // network namespace: each link put back as its snapshot says, the stale
-// nftables table (whose ingress drop would black-hole the link) deleted.
+// nftables tables (whose ingress drop would black-hole the link) deleted.
 // One file per run: DIR/NETNS-PID.json, written atomically.
 
 import fs from "node:fs";
@@ -90,6 +90,7 @@ export class HostJournal {
       }
       if (/^[A-Za-z0-9_]+$/.test(j.table)) {
         await nft(`delete table netdev ${j.table}\n`).catch(() => undefined); // gone already, or never made
+        await nft(`delete table inet ${j.table}\n`).catch(() => undefined); // its host guard (hostguard.ts)
       }
       const devs = Object.keys(j.links);
       for (const dev of devs) {
