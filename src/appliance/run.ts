@@ -26,6 +26,7 @@ import { showWorkers, crashWorker, linkStats } from "./workers.js";
 import type { ConfigState } from "../config/state.js";
 import { ApplianceImage } from "../image/appliance.js";
 import { Watchdog } from "../image/watchdog.js";
+import { hostAccess } from "../console/hostaccess.js";
 import { factoryReset, imageStatus, imageUpgrade, mgmt, rebootWord } from "../image/words.js";
 
 export interface RunOptions {
@@ -156,6 +157,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   const monitor = new HealthMonitor({ log: logger("health") });
   const health = healthCommand(monitor, model);
   interp.register("health", health);
+  interp.register("host-access", hostAccess(async (rules) => { await io?.setHostAccess(rules); }));
   if (image) {
     interp.register("image status", imageStatus(image));
     interp.register("image upgrade", imageUpgrade(image));
