@@ -1,6 +1,8 @@
 // The scrape endpoint for `weir run --metrics HOST:PORT`: GET /metrics
 // answers the exposition text; other paths 404, other methods 405 (HEAD is
-// answered as GET without a body, as HTTP asks of a GET resource).
+// answered as GET without a body, as HTTP asks of a GET resource), a target
+// that is no URL 400. No request can make the handler throw past its reply:
+// whatever goes wrong answers 500 (or ends the connection) and is logged.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -19,7 +21,13 @@ export class MetricsServer {
   /** render is called once per scrape; a throw answers 500 and is logged. */
   constructor(private readonly render: () => string | Promise<string>, opts: MetricsServerOptions = {}) {
     this.log = opts.log ?? logger("metrics");
-    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((e: unknown) => {
+        this.log.error({ err: e, url: req.url }, "metrics request failed");
+        if (!res.headersSent) reply(res, 500, "internal error\n");
+        else res.destroy();
+      });
+    });
     // A scraper that opens a connection and sends nothing must not hold close() up.
     this.server.requestTimeout = 10_000;
     this.server.headersTimeout = 10_000;
@@ -53,7 +61,8 @@ export class MetricsServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? "/", "http://x").pathname;
+    const path = pathOf(req.url);
+    if (path === undefined) return reply(res, 400, "bad request\n");
     if (path !== "/metrics") return reply(res, 404, "not found\n");
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.setHeader("Allow", "GET, HEAD");
@@ -68,6 +77,15 @@ export class MetricsServer {
     }
     res.writeHead(200, { "Content-Type": CONTENT_TYPE, "Content-Length": Buffer.byteLength(body) });
     res.end(req.method === "HEAD" ? undefined : body);
+  }
+}
+
+/** The path of an origin-form or absolute-form target ("//", "http://[::1" are no URL: undefined). */
+function pathOf(target = "/"): string | undefined {
+  try {
+    return new URL(target, "http://x").pathname;
+  } catch {
+    return undefined;
   }
 }
 
