@@ -1,6 +1,8 @@
 // Writing the config file atomically: a temporary file in the same
 // directory, fsync, rename over the old file, fsync the directory. A crash
-// leaves either the old file or the new one, never a mix.
+// leaves either the old file or the new one, never a mix. And quoting words
+// for it: a saved line splits (console/tokenize.ts) into the words it was
+// made from.
 
 import { open, rename, stat, unlink } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
@@ -29,4 +31,14 @@ export async function atomicWrite(file: string, data: string): Promise<void> {
   } finally {
     await d.close();
   }
+}
+
+/**
+ * A word as a config line writes it: as is when the console's word splitter
+ * keeps it whole, else in double quotes with " and \ escaped. Words never
+ * hold control characters (the splitter refuses them), so a quoted word
+ * stays on its line.
+ */
+export function quoteWord(word: string): string {
+  return word !== "" && /^[^\s"'\\#]+$/.test(word) ? word : `"${word.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }

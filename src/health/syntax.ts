@@ -15,6 +15,7 @@
 //   health sorry SERVICE RS [-g|-m|-i]
 
 import { KeyError, canonicalAddr, formatServiceOption, parseDest, parseServiceOption, destFields } from "./keys.js";
+import { quoteWord } from "../config/save.js";
 import { CHECK_DEFAULTS, type CheckKind, type CheckSpec, type FwdName, type SorryServer } from "./types.js";
 
 /** A console-word error; message is the reply text after "error: ". */
@@ -58,10 +59,8 @@ function parseAddrTok(tok: string, what: string): string {
   return a!.addr;
 }
 
-/** Quotes a token for the console's word splitter when it would not survive as is. */
-export function quoteToken(tok: string): string {
-  return tok !== "" && /^[^\s"'\\#]+$/.test(tok) ? tok : `"${tok.replace(/["\\]/g, (c) => `\\${c}`)}"`;
-}
+/** Quotes a token for the console's word splitter when it would not survive as is (config/save.ts). */
+export const quoteToken = quoteWord;
 
 // ---------------------------------------------------------------- service and real server
 
