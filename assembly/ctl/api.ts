@@ -104,7 +104,7 @@ export function liveDest(): Dest | null {
   const s = liveSvc();
   const d = readDest();
   if (s === null || d === null) return null;
-  const i = s!.findDest(d!.af, d!.addr, d!.fwd != 0 ? s!.port : d!.port);
+  const i = s!.findDest(d!.af, d!.addr, d!.fwd != 0 && s!.fwmark == 0 ? s!.port : d!.port);
   return i < 0 ? null : s!.dests[i];
 }
 

@@ -223,10 +223,11 @@ export function destAdd(key: Service, d: Dest): i32 {
   if (i < 0) return E.E_NOSVC;
   const cur = staged!.services[i];
   if (d.af != cur.af && cur.fwmark == 0) return E.E_AF;
+  // DR/TUN real servers of a -t/-u service sit at its port; a fwmark service's keep theirs (as ipvsadm).
+  if (d.fwd != FWD_MASQ && cur.fwmark == 0) d.port = cur.port;
   if (cur.findDest(d.af, d.addr, d.port) >= 0) return E.E_DEST_EXISTS;
   const s = writable(key)!;
   const nd = new Dest(new DestState(s.stats));
-  if (d.fwd != FWD_MASQ) d.port = s.port;
   nd.addr = d.addr; nd.port = d.port; nd.af = d.af; nd.fwd = d.fwd; nd.weight = d.weight;
   nd.uThreshold = d.uThreshold; nd.lThreshold = d.lThreshold;
   s.dests.push(nd);
@@ -239,7 +240,7 @@ export function destEdit(key: Service, d: Dest): i32 {
   if (i < 0) return E.E_NOSVC;
   const cur = staged!.services[i];
   if (cur.findDest(d.af, d.addr, d.port) < 0) return E.E_NODEST;
-  if (d.fwd != FWD_MASQ && d.port != cur.port) return E.E_INVAL; // DR/TUN cannot remap ports
+  if (d.fwd != FWD_MASQ && cur.fwmark == 0 && d.port != cur.port) return E.E_INVAL; // DR/TUN cannot remap ports
   const s = writable(key)!;
   const nd = s.dests[s.findDest(d.af, d.addr, d.port)];
   nd.fwd = d.fwd; nd.weight = d.weight; nd.uThreshold = d.uThreshold; nd.lThreshold = d.lThreshold;

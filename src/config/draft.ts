@@ -158,8 +158,9 @@ export class Draft {
       if (!Number.isInteger(t) || t < 0 || t > 0x7fffffff) fail("BAD_THRESHOLD", `invalid threshold '${t}'`);
     }
     const svcPort = sk.kind === "fwmark" ? 0 : sk.port;
-    // DR and TUN cannot change the port: ipvsadm sends the service's port for them.
-    const port = d.fwd === "nat" ? d.port ?? svcPort : svcPort;
+    // DR and TUN cannot change the port: ipvsadm sends the service's port for
+    // them, except for a fwmark service, whose real servers keep the port given.
+    const port = d.fwd === "nat" || sk.kind === "fwmark" ? d.port ?? svcPort : svcPort;
     return { af: d.af, addr: d.addr, port, fwd: d.fwd, weight: d.weight, uThreshold: d.uThreshold, lThreshold: d.lThreshold };
   }
 
@@ -199,8 +200,9 @@ export class Draft {
   deleteDest(key: SvcKey, d: Pick<DestIn, "af" | "addr" | "port" | "fwd">): void {
     const svc = this.find(key);
     const svcPort = svc.key.kind === "fwmark" ? 0 : svc.key.port;
-    // ipvsadm -d sends -r's port (or the service's); DR/TUN servers sit at the service's port.
-    const candidates = [d.port ?? svcPort, svcPort];
+    // ipvsadm -d sends -r's port (or the service's); a -t/-u service's DR/TUN
+    // servers sit at the service's port, a fwmark service's at their own.
+    const candidates = svc.key.kind === "fwmark" ? [d.port ?? 0] : [d.port ?? svcPort, svcPort];
     const dk = candidates.map((p) => destKeyText(d.af, d.addr, p)).find((k) => svc.dests.has(k));
     if (!dk) fail("NO_SUCH_DEST", `no such real server: ${destKeyText(d.af, d.addr, d.port ?? svcPort)} in ${svcKeyOption(key)}`);
     this.writeDests(svc, (m) => m.delete(dk));

@@ -9,7 +9,7 @@ import type { SvcKey } from "./keys.js";
 export interface DestConf {
   af: Family;
   addr: string;
-  /** For DR and TUN always the service's port (ipvsadm forces it). */
+  /** For DR and TUN of a -t/-u service always the service's port (ipvsadm forces it); a fwmark service's keep theirs (0: none). */
   port: number;
   fwd: FwdName;
   weight: number;

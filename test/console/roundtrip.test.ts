@@ -66,7 +66,8 @@ function toLines(svcs: GenSvc[]): string[] {
     for (const d of s.dests) {
       const v6 = s.kind === "f" ? d.v6 : s.v6;
       const fwd = d.fwd === "i" && v6 ? "g" : d.fwd;
-      const port = fwd === "m" ? d.port : s.kind === "f" ? 0 : s.port;
+      // ipvsadm gives DR/TUN real servers the service's port, but not a fwmark service's.
+      const port = fwd === "m" || s.kind === "f" ? d.port : s.port;
       const key = `${addr(v6, "1", d.host)}:${port}`;
       if (dseen.has(key)) continue;
       dseen.add(key);

@@ -1,0 +1,106 @@
+// ipvsadm as real-world rule files use it (issue 11, "Fidelity with
+// ipvsadm"): each case here is a line ipvsadm(8) accepts, answered as
+// ipvsadm.c answers it.
+
+import { describe, expect, it } from "vitest";
+import { makeConsole, type TestConsole } from "./helpers.js";
+import { fromClient, syn, topology } from "./fixture.js";
+
+const lines = (...l: string[]) => l.join("\n");
+const HEAD = [
+  "IP Virtual Server version 1.2.1 (size=4096)",
+  "Prot LocalAddress:Port Scheduler Flags",
+  "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
+];
+/** A real-server line of ipvsadm -L's default layout ("  -> %-28s %-7s %-6d %-10u %-10u"). */
+const rs = (name: string, fwd: string, weight: number, active = 0, inact = 0) =>
+  `  -> ${name.padEnd(28)} ${fwd.padEnd(7)} ${String(weight).padEnd(6)} ${String(active).padEnd(10)} ${String(inact).padEnd(10)}`;
+
+async function appliance(...setup: string[]): Promise<TestConsole> {
+  const t = await makeConsole();
+  await topology(t);
+  await t.setup(...setup);
+  return t;
+}
+
+describe("firewall-mark services: real servers keep the port given", () => {
+  // ipvsadm.c process_options: "The destination port must be equal to the
+  // service port if [TUN or DR]. Don't worry about this if fwmark is used."
+  const FWM = [
+    "ipvsadm -A -f 3 -s rr",
+    "ipvsadm -a -f 3 -r 198.19.0.11:25 -g",
+    "ipvsadm -a -f 3 -r 198.19.0.11:587 -g -w 2",
+    "ipvsadm -a -f 3 -r 198.19.0.12:25 -i",
+    "ipvsadm -a -f 3 -r 198.19.0.13 -g",
+    "ipvsadm -a -f 3 -r 198.19.0.13:2525 -m",
+  ];
+  const LISTED = lines(
+    ...HEAD,
+    "FWM  3 rr",
+    rs("198.19.0.11:25", "Route", 1),
+    rs("198.19.0.11:587", "Route", 2),
+    rs("198.19.0.12:25", "Tunnel", 1),
+    rs("198.19.0.13:0", "Route", 1),
+    rs("198.19.0.13:2525", "Masq", 1),
+  );
+  const SAVED = lines(
+    "-A -f 3 -s rr",
+    "-a -f 3 -r 198.19.0.11:25 -g -w 1",
+    "-a -f 3 -r 198.19.0.11:587 -g -w 2",
+    "-a -f 3 -r 198.19.0.12:25 -i -w 1",
+    "-a -f 3 -r 198.19.0.13:0 -g -w 1",
+    "-a -f 3 -r 198.19.0.13:2525 -m -w 1",
+  );
+
+  it("lists DR and TUN real servers at their own ports; two ports on one address are two real servers", async () => {
+    const t = await appliance(...FWM);
+    expect(await t.run("ipvsadm -L -n")).toBe(LISTED);
+    expect(await t.run("ipvsadm -S -n")).toBe(SAVED);
+  });
+
+  it("edits and deletes them by the port given", async () => {
+    const t = await appliance(...FWM);
+    expect(await t.run("ipvsadm -e -f 3 -r 198.19.0.11:587 -g -w 5")).toBe("");
+    expect(await t.run("ipvsadm -d -f 3 -r 198.19.0.11:25")).toBe("");
+    expect(await t.run("ipvsadm -d -f 3 -r 198.19.0.11:25")).toBe("error: no such real server: 198.19.0.11:25 in -f 3");
+    expect(await t.run("ipvsadm -L -n -f 3")).toBe(lines(
+      ...HEAD.slice(1),
+      "FWM  3 rr",
+      rs("198.19.0.11:587", "Route", 5),
+      rs("198.19.0.12:25", "Tunnel", 1),
+      rs("198.19.0.13:0", "Route", 1),
+      rs("198.19.0.13:2525", "Masq", 1),
+    ));
+  });
+
+  it("round-trips through -S, -C and -R, and the data plane schedules each one", async () => {
+    const t = await appliance("iptables -t mangle -A PREROUTING -d 198.18.100.1 -p tcp --dport 25 -j MARK --set-mark 3", ...FWM);
+    const saved = await t.run("ipvsadm -S");
+    expect(await t.run("ipvsadm -C")).toBe("");
+    expect(await t.run("ipvsadm -R", saved)).toBe("");
+    expect(await t.run("ipvsadm -L -n")).toBe(LISTED);
+    expect(t.dp.serviceCount()).toBe(1);
+    // rr over the five: each real server gets one connection; DR keeps the port of the frame.
+    expect(fromClient(t, [40000, 40001, 40002, 40003, 40004].map((p) => syn(25, p)))).toEqual([1, 1, 1, 1, 1]);
+    expect(await t.run("ipvsadm -L -n")).toBe(lines(
+      ...HEAD,
+      "FWM  3 rr",
+      rs("198.19.0.11:25", "Route", 1, 0, 1),
+      rs("198.19.0.11:587", "Route", 2, 0, 1),
+      rs("198.19.0.12:25", "Tunnel", 1, 0, 1),
+      rs("198.19.0.13:0", "Route", 1, 0, 1),
+      rs("198.19.0.13:2525", "Masq", 1, 0, 1),
+    ));
+  });
+
+  it("still gives a -t/-u service's DR and TUN real servers the service's port", async () => {
+    const t = await appliance("ipvsadm -A -t 198.18.100.1:80 -s rr", "ipvsadm -a -t 198.18.100.1:80 -r 198.19.0.11:8080 -g",
+      "ipvsadm -a -t 198.18.100.1:80 -r 198.19.0.12:8080 -i", "ipvsadm -a -t 198.18.100.1:80 -r 198.19.0.13:8080 -m");
+    expect(await t.run("ipvsadm -S -n")).toBe(lines(
+      "-A -t 198.18.100.1:80 -s rr",
+      "-a -t 198.18.100.1:80 -r 198.19.0.11:80 -g -w 1",
+      "-a -t 198.18.100.1:80 -r 198.19.0.12:80 -i -w 1",
+      "-a -t 198.18.100.1:80 -r 198.19.0.13:8080 -m -w 1",
+    ));
+  });
+});
