@@ -10,7 +10,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Appliance, type ServiceStats } from "./appliance.js";
 import { AgentClient, type NsProcess } from "./procs.js";
-import { haveCommand, isRoot } from "./sys.js";
+import { isRoot } from "./sys.js";
+import { DEMO_TOOLS, ensureTools } from "./tools.js";
 import { LB_CLIENT_ADDR, LB_CLIENT_LINK, LB_SERVER_ADDR, LB_SERVER_LINK, Topology, rsAddr } from "./topology.js";
 import type { HttpManyResult, UdpResult } from "./agent.js";
 
@@ -85,11 +86,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     process.stderr.write("weir demo needs root (it builds network namespaces and opens AF_PACKET sockets): run it with sudo\n");
     return 1;
   }
-  for (const cmd of ["ip", "nft"]) {
-    if (!haveCommand(cmd)) {
-      process.stderr.write(`weir demo needs the '${cmd}' command (Debian: apt-get install ${cmd === "ip" ? "iproute2" : "nftables"})\n`);
-      return 1;
-    }
+  const missing = ensureTools(DEMO_TOOLS, say);
+  if (missing) {
+    process.stderr.write(`weir demo: ${missing}\n`);
+    return 1;
   }
   const duration = Math.min(opts.duration ?? 20, DURATION_MAX);
   const rate = Math.min(opts.rate ?? 10, RATE_MAX);
