@@ -10,6 +10,7 @@ import {
 } from "./lib/index.js";
 import { decapsulate, fillL4Checksum, macBytes, parseIpv4 } from "../../src/demo/decap.js";
 import { IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP, fromHex, hex, ip4, ipFrame, ipv4, onesSum, tcp, udp } from "../helpers/frames.js";
+import { requireOrFail } from "../helpers/requires.js";
 
 const VIP = "198.18.100.3";
 const CLIENT = "198.18.0.10";
@@ -59,7 +60,7 @@ describe("decapsulate()", () => {
   });
 });
 
-describe.skipIf(!CAN_RUN)(`decapsulator in a real-server namespace (${SKIP_REASON})`, () => {
+describe.skipIf(requireOrFail(CAN_RUN, SKIP_REASON))(`decapsulator in a real-server namespace (${SKIP_REASON})`, () => {
   let topo: Topology;
   let agent: AgentClient;
   let decap: NsProcess;

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CAN_RUN, IO_ENGINE, MAC, SKIP_REASON, UDP_PORT, VIP, rsAddr, startLab, run, type HttpResult, type Lab, type UdpResult,
 } from "./lib/index.js";
+import { requireOrFail } from "../helpers/requires.js";
 
 const METHODS = [
   { name: "NAT", vip: VIP.nat, flag: "-m" },
@@ -27,7 +28,7 @@ function services(): string[] {
 
 const haveping = (() => { try { run(["ping", "-V"]); return true; } catch { return false; } })();
 
-describe.skipIf(!CAN_RUN || !IO_ENGINE).each([
+describe.skipIf(requireOrFail(CAN_RUN && IO_ENGINE, SKIP_REASON)).each([
   { offloads: "on" },
   { offloads: "off" },
 ])(`forwarding with offloads $offloads (${!CAN_RUN ? SKIP_REASON : "waits for the I/O engine"})`, ({ offloads }) => {

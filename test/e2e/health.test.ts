@@ -3,10 +3,11 @@
 // is back, it is put back in.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CAN_RUN, IO_ENGINE, SKIP_REASON, rsAddr, startLab, until, type HttpManyResult, type Lab } from "./lib/index.js";
+import { requireOrFail } from "../helpers/requires.js";
 
 const VIP = "198.18.100.20";
 
-describe.skipIf(!CAN_RUN || !IO_ENGINE)(`health checks (${!CAN_RUN ? SKIP_REASON : "waits for the I/O engine"})`, () => {
+describe.skipIf(requireOrFail(CAN_RUN && IO_ENGINE, SKIP_REASON))(`health checks (${!CAN_RUN ? SKIP_REASON : "waits for the I/O engine"})`, () => {
   let lab: Lab;
 
   beforeAll(async () => {

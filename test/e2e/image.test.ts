@@ -18,6 +18,7 @@ import path from "node:path";
 import { SerialVm } from "../image/lib/vm.js";
 import { AgentClient, spawnReady, type NsProcess } from "./lib/index.js";
 import { writeKeyPair } from "../../src/image/bundle.js";
+import { requireOrFail } from "../helpers/requires.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const WEIR = path.join(ROOT, "bin", "weir.js");
@@ -34,7 +35,7 @@ const MGMT = "198.18.60.2";
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: "utf8", timeout: 120_000, stdio: ["ignore", "pipe", "pipe"] });
 const weir = (args: string[], timeout = 120_000) => spawnSync(process.execPath, [WEIR, ...args], { encoding: "utf8", timeout });
 
-describe.skipIf(SKIP)("appliance image in QEMU", () => {
+describe.skipIf(requireOrFail(!SKIP, String(SKIP)))("appliance image in QEMU", () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "weir-image-"));
   const out = (v: string) => path.join(tmp, v);
   let vm: SerialVm;

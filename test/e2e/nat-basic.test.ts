@@ -18,6 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { requireOrFail } from "../helpers/requires.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const WEIR = path.join(ROOT, "bin", "weir.js");
@@ -90,7 +91,7 @@ function ctl(sock: string, line: string): { ok: boolean; text: string } {
   }
 }
 
-describe.skipIf(SKIP !== "")(`NAT through weir run on veth links${SKIP ? ` (skipped: ${SKIP})` : ""}`, () => {
+describe.skipIf(requireOrFail(SKIP === "", SKIP))(`NAT through weir run on veth links${SKIP ? ` (skipped: ${SKIP})` : ""}`, () => {
   const procs: Proc[] = [];
   let dir = "";
   let sock = "";

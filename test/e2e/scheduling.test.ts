@@ -3,13 +3,14 @@
 // keeps its server, new ones avoid it).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CAN_RUN, IO_ENGINE, SKIP_REASON, VIP, rsAddr, startLab, type HttpManyResult, type HttpResult, type Lab } from "./lib/index.js";
+import { requireOrFail } from "../helpers/requires.js";
 
 const RR = "198.18.100.10";
 const WRR = VIP.dr;
 const PERSIST = "198.18.100.11";
 const DRAIN = "198.18.100.12";
 
-describe.skipIf(!CAN_RUN || !IO_ENGINE)(`scheduling (${!CAN_RUN ? SKIP_REASON : "waits for the I/O engine"})`, () => {
+describe.skipIf(requireOrFail(CAN_RUN && IO_ENGINE, SKIP_REASON))(`scheduling (${!CAN_RUN ? SKIP_REASON : "waits for the I/O engine"})`, () => {
   let lab: Lab;
 
   beforeAll(async () => {

@@ -8,8 +8,9 @@ import path from "node:path";
 import {
   Appliance, CAN_RUN, IO_ENGINE, ROOT, SKIP_REASON, Topology, listNetns, pidsWithArg, until, weirNftTables,
 } from "./lib/index.js";
+import { requireOrFail } from "../helpers/requires.js";
 
-describe.skipIf(!CAN_RUN || !IO_ENGINE)(`teardown (${!CAN_RUN ? SKIP_REASON : "waits for the I/O engine"})`, () => {
+describe.skipIf(requireOrFail(CAN_RUN && IO_ENGINE, SKIP_REASON))(`teardown (${!CAN_RUN ? SKIP_REASON : "waits for the I/O engine"})`, () => {
   it("weir run restores its links and removes its nft tables on SIGTERM", async () => {
     const topo = Topology.create({ realServers: 1 });
     try {

@@ -8,8 +8,9 @@ import { execFileSync } from "node:child_process";
 import {
   AgentClient, CAN_RUN, MAC, SKIP_REASON, Topology, leftovers, listNetns, rsAddr, run, script, type HttpResult, type UdpResult,
 } from "./lib/index.js";
+import { requireOrFail } from "../helpers/requires.js";
 
-describe.skipIf(!CAN_RUN)(`reference topology (${SKIP_REASON})`, () => {
+describe.skipIf(requireOrFail(CAN_RUN, SKIP_REASON))(`reference topology (${SKIP_REASON})`, () => {
   let topo: Topology;
   let agent: AgentClient;
 
@@ -91,7 +92,7 @@ describe.skipIf(!CAN_RUN)(`reference topology (${SKIP_REASON})`, () => {
   });
 });
 
-describe.skipIf(!CAN_RUN)(`topology teardown (${SKIP_REASON})`, () => {
+describe.skipIf(requireOrFail(CAN_RUN, SKIP_REASON))(`topology teardown (${SKIP_REASON})`, () => {
   it("destroy() is idempotent and assertClean() names leftovers", async () => {
     const t = Topology.create({ realServers: 1 });
     const p = await t.spawnScript(t.ns.rs[0], script("servers"), ["--name", "rs1"], { label: "rs1" });

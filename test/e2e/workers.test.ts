@@ -8,10 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { CAN_RUN, IO_ENGINE, ROOT, SKIP_REASON, UDP_PORT, VIP, rsAddr, startLab, until, type HttpManyResult, type HttpResult, type Lab, type UdpResult } from "./lib/index.js";
+import { requireOrFail } from "../helpers/requires.js";
 
 const PERSIST = "198.18.100.11";
 
-describe.skipIf(!CAN_RUN || !IO_ENGINE)(`two data-plane workers (${!CAN_RUN ? SKIP_REASON : "waits for the I/O engine"})`, () => {
+describe.skipIf(requireOrFail(CAN_RUN && IO_ENGINE, SKIP_REASON))(`two data-plane workers (${!CAN_RUN ? SKIP_REASON : "waits for the I/O engine"})`, () => {
   let lab: Lab;
 
   beforeAll(async () => {

@@ -11,6 +11,7 @@ import type { ServiceKey } from "../../src/dataplane/dataplane.js";
 import { makeAppliance, type Appliance, CLIENT, CLIENT_MAC, LB0_MAC, LB1_MAC, RS, RS_MAC, VIP } from "../helpers/appliance.js";
 import { tcp4Frame } from "../helpers/frames.js";
 import { parseExposition } from "./lint.js";
+import { requireOrFail } from "../helpers/requires.js";
 
 const silent = pino({ level: "silent" });
 
@@ -44,7 +45,7 @@ describe("Exposition writer", () => {
   });
 
   it("promtool reads the escapes too", (ctx) => {
-    ctx.skip(!PROMTOOL, NO_PROMTOOL);
+    ctx.skip(requireOrFail(PROMTOOL, NO_PROMTOOL), NO_PROMTOOL);
     const x = new Exposition();
     x.declare("weir_test_total", "counter", "help with \\ backslash\nand a second line");
     x.add("weir_test_total", { value: 'a"b\\c\nd', service: "udp/[2001:db8::1]:53" }, 2n ** 64n - 1n);
@@ -218,7 +219,7 @@ weir_connections{family="ipv6"} 0
   });
 
   it("promtool check metrics passes", (ctx) => {
-    ctx.skip(!PROMTOOL, NO_PROMTOOL);
+    ctx.skip(requireOrFail(PROMTOOL, NO_PROMTOOL), NO_PROMTOOL);
     expect(promtoolCheck(text)).toEqual({ status: 0, output: "" });
   });
 
@@ -259,7 +260,7 @@ weir_connections{family="ipv6"} 0
   });
 
   it("promtool check metrics passes", (ctx) => {
-    ctx.skip(!PROMTOOL, NO_PROMTOOL);
+    ctx.skip(requireOrFail(PROMTOOL, NO_PROMTOOL), NO_PROMTOOL);
     expect(promtoolCheck(t)).toEqual({ status: 0, output: "" });
   });
   });

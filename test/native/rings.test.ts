@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { requireOrFail } from "../helpers/requires.js";
 
 const helper = fileURLToPath(new URL("./ring-helper.mjs", import.meta.url));
 const NS = `weirt${process.pid}`;
@@ -46,7 +47,7 @@ function cleanup() {
   }
 }
 
-describe.skipIf(skipReason !== "")(`native addon on a veth pair${skipReason ? ` (skipped: ${skipReason})` : ""}`, () => {
+describe.skipIf(requireOrFail(skipReason === "", skipReason))(`native addon on a veth pair${skipReason ? ` (skipped: ${skipReason})` : ""}`, () => {
   beforeAll(() => {
     expect(existsSync(new URL("../../native/index.js", import.meta.url)), "native/ is built by `npm run build:native`").toBe(true);
     cleanup();

@@ -11,6 +11,7 @@ import path from "node:path";
 import { createRequire } from "node:module";
 import { startWsConsole, type WsConsole, type StatsSnapshot } from "../../../src/console/transport/ws.js";
 import { fakeInterpreter, quietLog } from "./fake.js";
+import { requireOrFail } from "../../helpers/requires.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 function canResolve(name: string): boolean {
@@ -29,7 +30,7 @@ const why = [!haveChromium && `${CHROMIUM} is missing (apt-get install chromium)
 
 const TOKEN = "browser-test-token-0123456789abcdef";
 
-describe.skipIf(!available)(`browser console${available ? "" : ` (skipped: ${why})`}`, () => {
+describe.skipIf(requireOrFail(available, why))(`browser console${available ? "" : ` (skipped: ${why})`}`, () => {
   let srv: WsConsole;
   let userDataDir: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { PassThrough } from "node:stream";
 import { startSerialConsole, consoleBanner, makeCompleter, PROMPT, type SerialConsole } from "../../../src/console/transport/serial.js";
 import { fakeInterpreter, quietLog, sink } from "./fake.js";
+import { requireOrFail } from "../../helpers/requires.js";
 
 let con: SerialConsole | undefined;
 let child: ChildProcess | undefined;
@@ -96,7 +97,7 @@ describe("serial console", () => {
   });
 
   const havePython = spawnSync("python3", ["-c", "import pty"]).status === 0;
-  it.skipIf(!havePython)("serves a tty device by path (a pseudo-terminal), session after session", async () => {
+  it.skipIf(requireOrFail(havePython, "python3 with pty"))("serves a tty device by path (a pseudo-terminal), session after session", async () => {
     // python3 holds the pty master and relays it to its stdin/stdout.
     const relay = [
       "import os, pty, select, sys",

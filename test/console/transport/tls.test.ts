@@ -11,11 +11,12 @@ import { startWsConsole, type WsConsole } from "../../../src/console/transport/w
 import { runConsole } from "../../../src/console/transport/ws-client.js";
 import { fakeInterpreter, quietLog, sink, source } from "./fake.js";
 import { open, send, upgradeStatus } from "./wshelp.js";
+import { requireOrFail } from "../../helpers/requires.js";
 
 const haveOpenssl = spawnSync("openssl", ["version"]).status === 0;
 const TOKEN = "tls-test-token-0123456789abcdef";
 
-describe.skipIf(!haveOpenssl)("WebSocket console over TLS (skipped: openssl not found)", () => {
+describe.skipIf(requireOrFail(haveOpenssl, "openssl not found"))("WebSocket console over TLS (skipped: openssl not found)", () => {
   let dir: string;
   let ca: Buffer;
   let srv: WsConsole;
