@@ -73,8 +73,8 @@ export function emptyState(): ConfigState {
 
 export const SCHEDULERS = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"] as const;
 export const DEFAULT_SCHEDULER = "wlc";
-/** ipvsadm's default -p timeout. */
-export const DEFAULT_PERSISTENCE = 300;
+/** A bare -p: ipvsadm.c's IPVS_SVC_PERSISTENT_TIMEOUT, (6*60) (its man page says 300; the code is what runs). */
+export const DEFAULT_PERSISTENCE = 360;
 /** The data plane keeps persistence timeouts in ms in a u32 (assembly/ctl/api.ts readSvc). */
 export const MAX_PERSISTENCE = Math.floor(0x7fffffff / 1000);
 /** ipvsadm's MAX_TIMEOUT (31 days), for --set. */

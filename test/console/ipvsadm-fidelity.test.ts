@@ -104,3 +104,22 @@ describe("firewall-mark services: real servers keep the port given", () => {
     ));
   });
 });
+
+describe("a bare -p", () => {
+  // ipvsadm.c parse_timeout: no argument → IPVS_SVC_PERSISTENT_TIMEOUT, (6*60) in
+  // libipvs.h; ipvsadm(8) says 300, but the code is what runs.
+  it("gives 360 seconds, wherever it stands", async () => {
+    const t = await appliance(
+      "ipvsadm -A -t 198.18.100.1:80 -p",
+      "ipvsadm -A -t 198.18.100.1:81 -p -M 255.255.255.0 -s rr",
+      "ipvsadm -A -f 4 --persistent",
+      "ipvsadm -A -u 198.18.100.1:53 -p 300",
+    );
+    expect(await t.run("ipvsadm -S -n")).toBe(lines(
+      "-A -t 198.18.100.1:80 -s wlc -p 360",
+      "-A -t 198.18.100.1:81 -s rr -p 360 -M 255.255.255.0",
+      "-A -u 198.18.100.1:53 -s wlc -p 300",
+      "-A -f 4 -s wlc -p 360",
+    ));
+  });
+});

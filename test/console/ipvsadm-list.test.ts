@@ -50,7 +50,7 @@ describe("ipvsadm -L layouts", () => {
       "  -> 198.19.0.11:443              Tunnel  1      0          0         ",
       "UDP  198.18.100.1:53 sh (sh-fallback,sh-port) persistent 60 mask 255.255.255.0 ops",
       "  -> 198.19.0.13:5353             Masq    1      0          0         ",
-      "FWM  7 wlc persistent 300",
+      "FWM  7 wlc persistent 360",
       "  -> 198.19.0.13:0                Route   0      0          0         ",
     );
     expect(await t.run("ipvsadm -L -n")).toBe(want);
@@ -70,7 +70,7 @@ describe("ipvsadm -L layouts", () => {
       "  -> 198.19.0.11:80               Masq    3      0          0         ",
       "UDP  198.18.100.1:53 sh (sh-fallback,sh-port) persistent 60 mask 255.255.255.0 ops",
       "  -> 198.19.0.13:5353             Masq    1      0          0         ",
-      "FWM  7 wlc persistent 300",
+      "FWM  7 wlc persistent 360",
       "  -> 198.19.0.13:0                Route   0      0          0         ",
       "TCP  198.18.100.2:443 wlc",
       "  -> 198.19.0.11:443              Tunnel  1      0          0         ",
@@ -89,7 +89,7 @@ describe("ipvsadm -L layouts", () => {
     expect(await t.run("ipvsadm -L -f 7")).toBe(lines(
       "Prot LocalAddress:Port Scheduler Flags",
       "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
-      "FWM  7 wlc persistent 300",
+      "FWM  7 wlc persistent 360",
       "  -> 198.19.0.13:0                Route   0      0          0         ",
     ));
     expect(await t.run("ipvsadm -L -t 198.18.100.9:80")).toBe("error: no such service: -t 198.18.100.9:80");
@@ -237,7 +237,7 @@ describe("ipvsadm -S", () => {
       "-a -t 198.18.100.2:443 -r 198.19.0.11:443 -i -w 1",
       "-A -u 198.18.100.1:53 -s sh -b sh-fallback,sh-port -p 60 -M 255.255.255.0 -o",
       "-a -u 198.18.100.1:53 -r 198.19.0.13:5353 -m -w 1",
-      "-A -f 7 -s wlc -p 300",
+      "-A -f 7 -s wlc -p 360",
       "-a -f 7 -r 198.19.0.13:0 -g -w 0",
     ));
     expect(await t.run("ipvsadm --save")).toBe(await t.run("ipvsadm -S"));
