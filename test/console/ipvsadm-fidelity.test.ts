@@ -123,3 +123,24 @@ describe("a bare -p", () => {
     ));
   });
 });
+
+describe("ipvsadm -S option order", () => {
+  // ipvsadm.c print_service_entry (FMT_RULE): -A SVC -s SCHED [-p T [-M MASK]] [-o] [-b FLAGS].
+  it("writes -s, -p, -M, -o, then -b last", async () => {
+    const t = await appliance(
+      "ipvsadm -A -u 198.18.100.1:53 -b sh-fallback,sh-port -s sh -o -M 255.255.255.0 -p 60",
+      "ipvsadm -A -t 198.18.100.1:80 -s mh -b mh-port",
+      "ipvsadm -A -f 9 -6 -s rr -b flag-1,flag-3 -p 30 -M 64",
+    );
+    const saved = lines(
+      "-A -t 198.18.100.1:80 -s mh -b mh-port",
+      "-A -u 198.18.100.1:53 -s sh -p 60 -M 255.255.255.0 -o -b sh-fallback,sh-port",
+      "-A -f 9 -6 -s rr -p 30 -M 64 -b flag-1,flag-3",
+    );
+    expect(await t.run("ipvsadm -S -n")).toBe(saved);
+    expect(await t.run("show running-config")).toContain("ipvsadm -A -u 198.18.100.1:53 -s sh -p 60 -M 255.255.255.0 -o -b sh-fallback,sh-port");
+    expect(await t.run("ipvsadm -C")).toBe("");
+    expect(await t.run("ipvsadm -R", saved)).toBe("");
+    expect(await t.run("ipvsadm -S -n")).toBe(saved);
+  });
+});

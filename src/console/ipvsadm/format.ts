@@ -102,11 +102,15 @@ export function listAll(size: number, services: ListService[], f: ListFormat): s
   return [`IP Virtual Server version ${IPVS_VERSION} (size=${size})`, ...title(f), ...services.flatMap((s) => serviceEntry(s, f))];
 }
 
-/** A service's -A line and -a lines as ipvsadm -S writes them (thresholds added when set, so -R restores them). */
+/**
+ * A service's -A line and -a lines as ipvsadm -S writes them, options in
+ * print_service_entry's order (-s, -p, -M, -o, -b last); thresholds added
+ * when set, so -R restores them.
+ */
 export function saveRules(s: RuleService): string[] {
   const name = svcKeyOption(s.key);
   const flags = schedFlagNames(s.scheduler, s.flags);
-  const out = [`-A ${name} -s ${s.scheduler}${flags.length ? ` -b ${flags.join(",")}` : ""}${persistence(s, "-p", "-M")}${s.onePacket ? " -o" : ""}`];
+  const out = [`-A ${name} -s ${s.scheduler}${persistence(s, "-p", "-M")}${s.onePacket ? " -o" : ""}${flags.length ? ` -b ${flags.join(",")}` : ""}`];
   for (const d of s.dests) {
     let line = `-a ${name} -r ${addrPort(d.af, d.addr, d.port)} ${FWD_SWITCH[d.fwd]} -w ${d.weight}`;
     if (d.uThreshold) line += ` -x ${d.uThreshold}`;
