@@ -1,7 +1,7 @@
 // Failed-login throttling and the Origin policy, as tables.
 
 import { describe, it, expect } from "vitest";
-import { FailureThrottle } from "../../../src/console/transport/throttle.js";
+import { FailureThrottle, sourceKey } from "../../../src/console/transport/throttle.js";
 import { originAllowed } from "../../../src/console/transport/origin.js";
 import { tokenMatches } from "../../../src/console/transport/token.js";
 
@@ -34,6 +34,64 @@ describe("FailureThrottle", () => {
     expect(t.blockedFor("a")).toBe(0); // the oldest went to make room
     now += 1;
     expect(t.fail("e")).toBeGreaterThan(0); // the newest are still counted
+  });
+});
+
+describe("FailureThrottle: sources", () => {
+  it("keys IPv4 by address, IPv6 by /64, and IPv4-mapped IPv6 as IPv4", () => {
+    expect(sourceKey("192.0.2.7")).toBe("192.0.2.7");
+    expect(sourceKey("::ffff:192.0.2.7")).toBe("192.0.2.7");
+    expect(sourceKey("2001:db8:1:2:aaaa:bbbb:cccc:dddd")).toBe("2001:db8:1:2::/64");
+    expect(sourceKey("2001:0db8:0001:0002::1")).toBe("2001:db8:1:2::/64");
+    expect(sourceKey("2001:db8:1:3::1")).toBe("2001:db8:1:3::/64");
+    expect(sourceKey("fe80::1%eth0")).toBe("fe80::/64");
+    expect(sourceKey("::1")).toBe("::/64");
+    expect(sourceKey("unknown")).toBe("unknown");
+  });
+
+  it("counts all addresses of one IPv6 /64 together, and an IPv4-mapped address with its IPv4 one", () => {
+    const t = new FailureThrottle({ maxFailures: 3 });
+    t.fail("2001:db8:1:2::1");
+    t.fail("2001:db8:1:2::2");
+    expect(t.fail("2001:db8:1:2:ffff::3")).toBeGreaterThan(0);
+    expect(t.blockedFor("2001:db8:1:2::99")).toBeGreaterThan(0);
+    expect(t.blockedFor("2001:db8:1:3::1")).toBe(0); // the next /64 is another source
+    t.fail("198.51.100.1");
+    t.fail("::ffff:198.51.100.1");
+    expect(t.fail("198.51.100.1")).toBeGreaterThan(0);
+    expect(t.blockedFor("::ffff:198.51.100.1")).toBeGreaterThan(0);
+    t.succeed("2001:db8:1:2::5");
+    expect(t.blockedFor("2001:db8:1:2::1")).toBe(0);
+  });
+});
+
+describe("FailureThrottle: overall rate", () => {
+  it("past globalMaxFailures in the window, one failure locks its source; clean sources stay open; the alarm ends", () => {
+    let now = 0;
+    const t = new FailureThrottle({ maxFailures: 5, globalMaxFailures: 3, globalWindowMs: 1000, globalHoldMs: 5000, lockoutMs: 60_000, now: () => now });
+    expect([t.fail("10.0.0.1"), t.fail("10.0.0.2"), t.fail("10.0.0.3")]).toEqual([0, 0, 0]);
+    expect(t.alarmed).toBe(false);
+    expect(t.fail("10.0.0.4")).toBe(60_000); // the fourth within a second: alarm, and locked at its first failure
+    expect(t.alarmed).toBe(true);
+    expect(t.blockedFor("10.0.0.4")).toBe(60_000);
+    expect(t.blockedFor("10.0.0.1")).toBe(0); // failed before the alarm: counted, not locked
+    expect(t.blockedFor("10.0.0.9")).toBe(0); // never failed: may try (a right token gets in)
+    now = 2000;
+    expect(t.alarmed).toBe(true);
+    expect(t.fail("10.0.0.5")).toBe(60_000); // still within the hold
+    now = 8000; // the hold (5 s from the failure that raised it) is over
+    expect(t.alarmed).toBe(false);
+    expect(t.fail("10.0.0.6")).toBe(0);
+  });
+
+  it("failures spread out in time never raise the alarm", () => {
+    let now = 0;
+    const t = new FailureThrottle({ maxFailures: 100, globalMaxFailures: 3, globalWindowMs: 1000, now: () => now });
+    for (let i = 0; i < 50; i++) {
+      now += 400;
+      expect(t.fail(`10.0.${i}.1`)).toBe(0);
+    }
+    expect(t.alarmed).toBe(false);
   });
 });
 
