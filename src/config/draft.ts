@@ -103,7 +103,8 @@ export class Draft {
     if (s.onePacket && s.key.kind === "tcp") fail("ONE_PACKET", `one-packet scheduling (-o) is only for UDP and fwmark services, not ${name()}`);
     const full = maxLen(s.key.af);
     const netmask = s.persistent > 0 ? s.netmask ?? full : full;
-    if (netmask < 1 || netmask > full) fail("BAD_NETMASK", `invalid netmask /${netmask} for ${name()}`);
+    // IPv4 takes /0 (-M 0.0.0.0: one group for every client); ipvsadm takes IPv6 prefixes from 1.
+    if (netmask < (s.key.af === 4 ? 0 : 1) || netmask > full) fail("BAD_NETMASK", `invalid netmask /${netmask} for ${name()}`);
     return { key: s.key, scheduler: s.scheduler, flags: s.flags, persistent: s.persistent, netmask, onePacket: s.onePacket, dests: new Map() };
   }
 

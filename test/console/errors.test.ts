@@ -45,7 +45,7 @@ const CASES: [string, string][] = [
     ["ipvsadm -A -t 198.18.100.2:80 -p 0", "error: invalid persistence timeout '0' (1-2147483)"],
     ["ipvsadm -A -t 198.18.100.2:0", "error: zero port specified for non-persistent service -t 198.18.100.2:0"],
     ["ipvsadm -A -t 198.18.100.2:80 -o", "error: one-packet scheduling (-o) is only for UDP and fwmark services, not -t 198.18.100.2:80"],
-    ["ipvsadm -A -t 198.18.100.2:80 -M 255.0.255.0 -p", "error: invalid netmask '255.0.255.0'"],
+    ["ipvsadm -A -t 198.18.100.2:80 -M 255.0.255.0 -p", "error: invalid netmask '255.0.255.0' (not contiguous: persistence groups clients by prefix)"],
     ["ipvsadm -A -t 198.18.100.2:80 -s rr -b sh-port", "error: scheduler flag 'sh-port' does not go with scheduler 'rr'"],
     ["ipvsadm -A -t 198.18.100.2:80 -b bogus", "error: invalid scheduler flag 'bogus'"],
     ["ipvsadm -A -f 0", "error: invalid fwmark value '0'"],

@@ -4,7 +4,8 @@
 
 import { describe, expect, it } from "vitest";
 import { makeConsole, type TestConsole } from "./helpers.js";
-import { fromClient, syn, topology } from "./fixture.js";
+import { tcp4Frame } from "../helpers/frames.js";
+import { CLIENT_MAC, ETH0_MAC, fromClient, syn, topology } from "./fixture.js";
 
 const lines = (...l: string[]) => l.join("\n");
 const HEAD = [
@@ -142,5 +143,52 @@ describe("ipvsadm -S option order", () => {
     expect(await t.run("ipvsadm -C")).toBe("");
     expect(await t.run("ipvsadm -R", saved)).toBe("");
     expect(await t.run("ipvsadm -S -n")).toBe(saved);
+  });
+});
+
+describe("ipvsadm -M", () => {
+  // ipvsadm.c parse_netmask takes any IPv4 mask inet_aton reads, 0.0.0.0 included
+  // (one persistence group for every client); IPv6 takes a prefix length, 1-128.
+  it("takes 0.0.0.0 and any other contiguous mask, lists it and round-trips it", async () => {
+    const t = await appliance(
+      "ipvsadm -A -t 198.18.100.1:80 -s rr -p 60 -M 0.0.0.0",
+      "ipvsadm -a -t 198.18.100.1:80 -r 198.19.0.11 -m",
+      "ipvsadm -a -t 198.18.100.1:80 -r 198.19.0.12 -m",
+      "ipvsadm -A -t 198.18.100.1:81 -p -M 128.0.0.0",
+      "ipvsadm -A -t 198.18.100.1:82 -p -M 255.255.255.255",
+      "ipvsadm -A -f 5 -6 -p -M 1",
+    );
+    const saved = lines(
+      "-A -t 198.18.100.1:80 -s rr -p 60 -M 0.0.0.0",
+      "-a -t 198.18.100.1:80 -r 198.19.0.11:80 -m -w 1",
+      "-a -t 198.18.100.1:80 -r 198.19.0.12:80 -m -w 1",
+      "-A -t 198.18.100.1:81 -s wlc -p 360 -M 128.0.0.0",
+      "-A -t 198.18.100.1:82 -s wlc -p 360",
+      "-A -f 5 -6 -s wlc -p 360 -M 1",
+    );
+    expect(await t.run("ipvsadm -S -n")).toBe(saved);
+    expect((await t.run("ipvsadm -L -n")).split("\n")[3]).toBe("TCP  198.18.100.1:80 rr persistent 60 mask 0.0.0.0");
+    // Two clients from different networks: one persistence group, one real server.
+    const from = (src: string, sport: number) =>
+      tcp4Frame({ ethSrc: CLIENT_MAC, ethDst: ETH0_MAC, src, dst: "198.18.100.1", sport, dport: 80, flags: "S", seq: 1, payload: new Uint8Array(0) });
+    expect(fromClient(t, [from("198.18.0.10", 40000), from("203.0.113.9", 40001), from("192.0.2.77", 40002)])).toEqual([1, 1, 1]);
+    expect(await t.run("ipvsadm -L -n -t 198.18.100.1:80")).toBe(lines(
+      ...HEAD.slice(1),
+      "TCP  198.18.100.1:80 rr persistent 60 mask 0.0.0.0",
+      rs("198.19.0.11:80", "Masq", 1, 0, 3),
+      rs("198.19.0.12:80", "Masq", 1),
+    ));
+    expect(await t.run("ipvsadm -C")).toBe("");
+    expect(await t.run("ipvsadm -R", saved)).toBe("");
+    expect(await t.run("ipvsadm -S -n")).toBe(saved);
+  });
+
+  it("refuses what it cannot keep, with the reason, and changes nothing", async () => {
+    const t = await appliance();
+    expect(await t.run("ipvsadm -A -t 198.18.100.1:80 -p -M 255.0.255.0"))
+      .toBe("error: invalid netmask '255.0.255.0' (not contiguous: persistence groups clients by prefix)");
+    expect(await t.run("ipvsadm -A -f 5 -6 -p -M 0")).toBe("error: invalid netmask '0' (1-128)");
+    expect(await t.run("ipvsadm -A -t 198.18.100.1:80 -p -M 255.255.255")).toBe("error: invalid netmask '255.255.255'");
+    expect(await t.run("ipvsadm -S -n")).toBe("");
   });
 });

@@ -3,7 +3,7 @@
 // generic_opt_check table, with errors that name the offending token.
 
 import type { FwdName } from "../../dataplane/dataplane.js";
-import { intIn, maskToLen, type Family } from "../../config/addr.js";
+import { intIn, maskToLen, tryIp, type Family } from "../../config/addr.js";
 import { fail } from "../../config/errors.js";
 import { parseAddrPort, parseMark, type SvcKey } from "../../config/keys.js";
 import { DEFAULT_PERSISTENCE, DEFAULT_SCHEDULER, MAX_PERSISTENCE, MAX_TIMEOUT, SCHEDULERS } from "../../config/state.js";
@@ -260,8 +260,13 @@ export function parseIpvsadm(argv: string[]): Parsed {
     if (netmaskText !== undefined) {
       if (p.svc!.af === 6) p.netmask = number(netmaskText, 1, 128, "netmask");
       else {
+        // Any contiguous mask, 0.0.0.0 included (ipvsadm takes any dotted quad; the
+        // data plane keeps a prefix, so a non-contiguous one is refused, saying why).
         const len = maskToLen(netmaskText);
-        if (len === null || len === 0) fail("BAD_NETMASK", `invalid netmask '${netmaskText}'`);
+        if (len === null) {
+          const why = tryIp(netmaskText)?.af === 4 ? " (not contiguous: persistence groups clients by prefix)" : "";
+          fail("BAD_NETMASK", `invalid netmask '${netmaskText}'${why}`);
+        }
         p.netmask = len;
       }
     }
