@@ -1,5 +1,5 @@
-// Health checks (keepalived's model): checkers, the monitor, the action glue
-// and the `health …` console words.
+// Health checks (keepalived's model): checkers, the monitor, the action glue,
+// the rules script checks run under, and the `health …` console words.
 
 export * from "./types.js";
 export { HealthError } from "./errors.js";
@@ -13,6 +13,11 @@ export { checkHttp, type HttpCheckOptions, MAX_DIGEST_BODY } from "./http.js";
 export { checkUdp, type UdpCheckOptions } from "./udp.js";
 export { checkScript, type ScriptCheckOptions } from "./script.js";
 export { runCheck } from "./run.js";
+export {
+  ScriptPolicy, ScriptRefused, DEFAULT_SCRIPT_DIR, DEFAULT_SCRIPT_USERS, SCRIPT_DEFAULTS,
+  type ScriptSettings, type ScriptIdentity, type ScriptPolicyOptions,
+} from "./policy.js";
+export { lookupUser, lookupGroup, type UserEntry, type GroupEntry } from "./users.js";
 export { HealthMonitor, type MonitorOptions, type TransitionListener, type CheckRunner } from "./monitor.js";
 export { HealthActions } from "./actions.js";
 export {

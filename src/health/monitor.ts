@@ -6,11 +6,13 @@
 // Runs of one check never overlap: the next run is timed from the start of
 // the previous one (every `intervalMs`), but only once it has finished. The
 // first run of each check waits a random part of one interval so checks
-// added together do not fire together.
+// added together do not fire together. Script checks run under the
+// monitor's ScriptPolicy (policy.ts), which the console words set.
 
 import { logger, type Logger } from "../log.js";
 import { runCheck } from "./run.js";
 import { HealthError } from "./errors.js";
+import { ScriptPolicy } from "./policy.js";
 import type { CheckResult, CheckSpec, CheckStatus, Transition } from "./types.js";
 
 export type TransitionListener = (t: Transition) => void;
@@ -19,8 +21,10 @@ export type CheckRunner = (spec: CheckSpec, signal: AbortSignal) => Promise<Chec
 export interface MonitorOptions {
   /** Called for every transition (more listeners: onTransition()). */
   onTransition?: TransitionListener;
-  /** Runs one check; default: the real checkers (run.ts). Tests may replace it. */
+  /** Runs one check; default: the real checkers (run.ts) under `scripts`. Tests may replace it. */
   run?: CheckRunner;
+  /** The rules script checks run under; default: keepalived's defaults (policy.ts). */
+  scripts?: ScriptPolicy;
   /** In [0, 1): where in the first interval a check's first run falls. Default Math.random. */
   random?: () => number;
   log?: Logger;
@@ -47,12 +51,14 @@ export class HealthMonitor {
   private readonly random: () => number;
   private readonly log: Logger;
   private started = false;
+  readonly scripts: ScriptPolicy;
 
   constructor(opts: MonitorOptions = {}) {
     if (opts.onTransition) this.listeners.add(opts.onTransition);
-    this.runner = opts.run ?? runCheck;
     this.random = opts.random ?? Math.random;
     this.log = opts.log ?? logger("health");
+    this.scripts = opts.scripts ?? new ScriptPolicy({ log: this.log });
+    this.runner = opts.run ?? ((spec, signal) => runCheck(spec, signal, this.scripts));
   }
 
   /** Adds a listener; returns a function that removes it. */

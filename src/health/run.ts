@@ -1,14 +1,24 @@
 // One run of a configured check: picks the checker for the spec's type and
-// fills in where to connect (connect-ip/connect-port or the real server).
+// fills in where to connect (connect-ip/connect-port or the real server). A
+// script is vetted again before each run (policy.ts) and runs as the script
+// user, in a clean environment, from /.
 
 import { checkTcp } from "./tcp.js";
 import { checkHttp } from "./http.js";
 import { checkUdp } from "./udp.js";
 import { checkScript } from "./script.js";
 import { destFields } from "./keys.js";
-import type { CheckResult, CheckSpec } from "./types.js";
+import { ScriptPolicy, type ScriptIdentity } from "./policy.js";
+import type { CheckResult, CheckSpec, ScriptCheck } from "./types.js";
+import { errorText, type RunOptions } from "./deadline.js";
 
-export function runCheck(spec: CheckSpec, signal?: AbortSignal): Promise<CheckResult> {
+/** What a script sees of the environment: a PATH, nothing of weir's own. */
+const SCRIPT_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
+
+let strict: ScriptPolicy | undefined;
+
+/** One run of `spec`; script checks follow `scripts` (default: the default rules, never none). */
+export function runCheck(spec: CheckSpec, signal?: AbortSignal, scripts: ScriptPolicy = strict ??= new ScriptPolicy()): Promise<CheckResult> {
   const d = destFields(spec.dest);
   const host = spec.connectIp ?? d.addr;
   const port = spec.connectPort ?? d.port;
@@ -26,6 +36,18 @@ export function runCheck(spec: CheckSpec, signal?: AbortSignal): Promise<CheckRe
         expect: c.expect === undefined ? undefined : Buffer.from(c.expect, "hex"),
       });
     case "script":
-      return checkScript({ ...base, command: c.command, args: c.args });
+      return runScript(c, base, scripts);
   }
+}
+
+async function runScript(c: ScriptCheck, base: RunOptions, scripts: ScriptPolicy): Promise<CheckResult> {
+  let command: string;
+  let who: ScriptIdentity | null;
+  try {
+    command = await scripts.vet(c.command);
+    who = await scripts.identity();
+  } catch (e) {
+    return { ok: false, error: `refused: ${errorText(e)}` }; // ScriptRefused, or the file system failed us
+  }
+  return checkScript({ ...base, command, args: c.args, uid: who?.uid, gid: who?.gid, env: { ...SCRIPT_ENV }, cwd: "/" });
 }

@@ -1,7 +1,8 @@
 // MISC_CHECK: run a command (no shell); up when it exits with status 0. At
 // the timeout the command's process group is killed (SIGKILL) and the run
 // ends once it has exited, so no process outlives the run. The last line of
-// its stderr (if any) becomes the error text.
+// its stderr (if any) becomes the error text. Which commands may run, and as
+// whom, is policy.ts's business (run.ts applies it); this only runs one.
 
 import { spawn } from "node:child_process";
 import { runWithDeadline, errorText, type RunOptions } from "./deadline.js";
@@ -10,6 +11,12 @@ import type { CheckResult } from "./types.js";
 export interface ScriptCheckOptions extends RunOptions {
   command: string;
   args: string[];
+  /** Run as this user and group (Node then drops the supplementary groups too); default: weir's own. */
+  uid?: number;
+  gid?: number;
+  /** The environment (default: weir's) and working directory (default: weir's). */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
 }
 
 const STDERR_KEEP = 512;
@@ -18,7 +25,9 @@ export function checkScript(opts: ScriptCheckOptions): Promise<CheckResult> {
   return runWithDeadline(opts, (finish) => {
     // detached: the command leads its own process group, so a timeout kills
     // whatever it started too (kill(-pid)).
-    const child = spawn(opts.command, opts.args, { stdio: ["ignore", "ignore", "pipe"], detached: true });
+    const child = spawn(opts.command, opts.args, {
+      stdio: ["ignore", "ignore", "pipe"], detached: true, uid: opts.uid, gid: opts.gid, env: opts.env, cwd: opts.cwd,
+    });
     let exited = false;
     let stderr = "";
     const exitedP = new Promise<void>((res) => child.once("exit", () => { exited = true; res(); }));

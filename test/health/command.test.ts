@@ -98,7 +98,7 @@ describe("health console words", () => {
   });
 
   const ERRORS: Array<[string, string]> = [
-    ["health frob", 'error: health: unknown command "frob" (add, del, sorry, show)'],
+    ["health frob", 'error: health: unknown command "frob" (add, del, sorry, show, script-user, script-dir, script-ws)'],
     ["health add -t 198.18.100.1:80 -r 198.19.0.11:80", "error: health add: missing check type (tcp, http, udp or script)"],
     ["health add -t 198.18.100.1:80 tcp", "error: health add: missing real server (-r)"],
     ["health add -r 198.19.0.11:80 tcp", "error: health add: missing service (-t, -u or -f)"],

@@ -1,11 +1,15 @@
 // Fixtures for the health-check tests: real servers on 127.0.0.1 that start
-// and stop inside a test, a recording HealthTarget, event waits, and a check
-// that nothing (socket, process) was left open.
+// and stop inside a test, a recording HealthTarget, event waits, a check
+// that nothing (socket, process) was left open, and a script directory the
+// script rules accept.
 
 import net from "node:net";
 import http from "node:http";
 import dgram from "node:dgram";
 import pino from "pino";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setRootLogger } from "../../src/log.js";
 import type { HealthMonitor } from "../../src/health/monitor.js";
 import type { HealthMode, HealthTarget, SorryServer, Transition } from "../../src/health/types.js";
@@ -181,4 +185,29 @@ export function words(line: string): string[] {
   let m: RegExpExecArray | null;
   while ((m = re.exec(line))) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : m[2]);
   return out;
+}
+
+/**
+ * A script directory the script rules (policy.ts) accept: made under the
+ * temporary directory (root's and sticky), mode 0755 so the script user can
+ * reach it. `out` beside it is writable by anyone, for what scripts report.
+ */
+export function scriptDir(): { base: string; dir: string; out: string; script(name: string, body: string): string; cleanup(): void } {
+  const base = mkdtempSync(join(tmpdir(), "weir-scripts-"));
+  chmodSync(base, 0o755);
+  const dir = join(base, "scripts");
+  const out = join(base, "out");
+  mkdirSync(dir, { mode: 0o755 });
+  mkdirSync(out);
+  chmodSync(out, 0o777);
+  return {
+    base, dir, out,
+    script(name, body) {
+      const p = join(dir, name);
+      writeFileSync(p, `#!/bin/sh\n${body}\n`);
+      chmodSync(p, 0o755);
+      return p;
+    },
+    cleanup() { rmSync(base, { recursive: true, force: true }); },
+  };
 }

@@ -1,8 +1,11 @@
 import { describe, it, expect, afterEach, vi } from "vitest";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { HealthMonitor } from "../../src/health/monitor.js";
 import { runCheck } from "../../src/health/run.js";
 import { CHECK_DEFAULTS, type CheckResult, type CheckSpec } from "../../src/health/types.js";
-import { TcpServer, Transitions, handleCounts, settledHandles, logLines } from "./helpers.js";
+import { ScriptPolicy } from "../../src/health/policy.js";
+import { TcpServer, Transitions, handleCounts, settledHandles, logLines, scriptDir } from "./helpers.js";
 
 const SVC = "tcp:198.18.100.1:80";
 
@@ -165,17 +168,27 @@ describe("monitor with a real TCP server", () => {
 
   it("stop() kills an in-flight script check and leaves no process behind", async () => {
     const baseline = handleCounts();
-    let started!: () => void;
-    const running = new Promise<void>((r) => { started = r; });
-    const m = new HealthMonitor({ random: () => 0, run: (s, signal) => { started(); return runCheck(s, signal); } });
-    m.add(spec("127.0.0.1:0", { check: { type: "script", command: "/bin/sleep", args: ["30"] }, intervalMs: 50, timeoutMs: 30000 }));
-    m.start();
-    await running;
-    const t0 = Date.now();
-    await m.stop();
-    expect(Date.now() - t0).toBeLessThan(2000);
-    expect(m.status()[0]).toMatchObject({ checks: 0, up: true });
-    expect(await settledHandles(baseline)).toEqual(baseline);
+    const sd = scriptDir();
+    try {
+      const pidFile = join(sd.out, "pid");
+      const sleeper = sd.script("sleep.sh", `echo $$ > "$1"; exec sleep 30`);
+      const m = new HealthMonitor({ random: () => 0, scripts: new ScriptPolicy({ settings: { dir: sd.dir } }) });
+      m.add(spec("127.0.0.1:0", { check: { type: "script", command: sleeper, args: [pidFile] }, intervalMs: 50, timeoutMs: 30000 }));
+      m.start();
+      for (const until = Date.now() + 10000; !existsSync(pidFile) || !readFileSync(pidFile, "utf8").endsWith("\n");) {
+        if (Date.now() > until) throw new Error(`the script did not start: ${JSON.stringify(m.status())}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const pid = Number(readFileSync(pidFile, "utf8"));
+      const t0 = Date.now();
+      await m.stop();
+      expect(Date.now() - t0).toBeLessThan(2000);
+      expect(m.status()[0]).toMatchObject({ checks: 0, up: true });
+      expect(() => process.kill(pid, 0)).toThrow(); // the script (now sleep) is gone
+      expect(await settledHandles(baseline)).toEqual(baseline);
+    } finally {
+      sd.cleanup();
+    }
   });
 
   it("defaults match keepalived/haproxy habits", () => {
