@@ -30,6 +30,7 @@ export function buildCli(): Command {
     .option("--ws-token-file <file>", "WebSocket console token (made at first start, mode 0600)")
     .option("--tls-cert <file>", "TLS certificate (PEM) for the WebSocket console")
     .option("--tls-key <file>", "TLS private key (PEM) for the WebSocket console")
+    .option("--tls-self-signed <dir>", "TLS with the appliance's own certificate, made in DIR at first start")
     .option("--metrics <host:port>", "serve Prometheus metrics at http://HOST:PORT/metrics")
     .option("--serial <device>", "serial console on this tty (default: stdin when it is a terminal)")
     .option("--workers <n>", "data-plane workers", (v) => parsePositive(v, "--workers"), 1)
@@ -38,7 +39,7 @@ export function buildCli(): Command {
     .action(async (o) => {
       const { runAppliance } = await import("./appliance/run.js");
       process.exitCode = await runAppliance({
-        config: o.config, ctl: o.ctl, ws: o.ws, wsTokenFile: o.wsTokenFile, tlsCert: o.tlsCert, tlsKey: o.tlsKey,
+        config: o.config, ctl: o.ctl, ws: o.ws, wsTokenFile: o.wsTokenFile, tlsCert: o.tlsCert, tlsKey: o.tlsKey, tlsSelfSigned: o.tlsSelfSigned,
         metrics: o.metrics, serial: o.serial, workers: o.workers, connCapacity: o.connCapacity, image: o.image,
       });
     });

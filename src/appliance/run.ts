@@ -2,7 +2,7 @@
 // the config file, and serves the consoles (control socket, serial tty,
 // WebSocket), health checks and metrics until SIGTERM/SIGINT.
 
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { DataPlane, type ServiceKey } from "../dataplane/dataplane.js";
 import { ConfigModel } from "../config/model.js";
 import { ConsoleInterpreter } from "../console/interpreter.js";
@@ -26,6 +26,8 @@ import { showWorkers, crashWorker, linkStats } from "./workers.js";
 import type { ConfigState } from "../config/state.js";
 import { ApplianceImage } from "../image/appliance.js";
 import { Watchdog } from "../image/watchdog.js";
+import { DEFAULT_TOKEN_FILE } from "../console/transport/token.js";
+import { certFingerprint, ensureSelfSignedCert, type TlsFiles } from "../console/transport/selfcert.js";
 import { hostAccess } from "../console/hostaccess.js";
 import { factoryReset, imageStatus, imageUpgrade, mgmt, rebootWord } from "../image/words.js";
 
@@ -38,6 +40,8 @@ export interface RunOptions {
   wsTokenFile?: string;
   tlsCert?: string;
   tlsKey?: string;
+  /** TLS with the appliance's own certificate, made in this directory at first start (selfcert.ts). */
+  tlsSelfSigned?: string;
   /** HOST:PORT of the Prometheus endpoint. */
   metrics?: string;
   /** Serial console on this tty device (else on stdin when it is a TTY). */
@@ -60,6 +64,12 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   const workers = opts.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
     process.stderr.write(`weir run: --workers must be 1 to ${MAX_WORKERS} (got ${opts.workers})\n`);
+    return 2;
+  }
+  // TLS is all or nothing: half a configuration must not fall back to plain HTTP.
+  const tlsProblem = tlsOptionsProblem(opts);
+  if (tlsProblem) {
+    process.stderr.write(`weir run: ${tlsProblem}\n`);
     return 2;
   }
   const image = opts.image ? ApplianceImage.load(opts.image, logger("image")) : undefined;
@@ -191,15 +201,17 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   let ctl: CtlServer | undefined;
   let ws: WsConsole | undefined;
   let serial: SerialConsole | undefined;
+  let tls: TlsFiles | undefined;
   try {
     ctl = await startCtlServer({ path: opts.ctl ?? DEFAULT_CTL_PATH, interpreter: interp, log: logger("ctl") });
     closers.push(() => ctl!.close());
     log.info({ path: ctl.path }, "control socket ready");
     if (opts.ws) {
       const { host, port } = parseHostPort(opts.ws);
+      tls = await tlsFiles(opts, log);
       ws = await startWsConsole({
         interpreter: interp, host, port, tokenFile: opts.wsTokenFile,
-        tls: opts.tlsCert && opts.tlsKey ? { certFile: opts.tlsCert, keyFile: opts.tlsKey } : undefined,
+        tls,
         statsSource: () => statsSnapshot(model, rates),
         uploads: image ? { dir: "/run/weir/uploads", maxBytes: 1 << 30 } : undefined,
         log: logger("ws"),
@@ -233,7 +245,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
     if (opts.serial || process.stdin.isTTY) {
       serial = startSerialConsole({
         interpreter: interp, device: opts.serial,
-        banner: () => consoleBanner({ url: ws?.url, token: ws?.token, notices }),
+        banner: () => consoleBanner({ url: ws?.url, tokenFile: ws && (opts.wsTokenFile ?? DEFAULT_TOKEN_FILE), fingerprint: tls?.fingerprint, notices }),
         log: logger("serial"),
       });
       closers.push(() => serial!.close());
@@ -308,4 +320,23 @@ function healthIndex(model: ConfigModel, monitor: HealthMonitor): Map<string, bo
 
 function keyText(k: ServiceKey): string {
   return "fwmark" in k ? `fwm${k.af ?? 4}/${k.fwmark}` : `${k.proto}/${k.addr}/${k.port}`;
+}
+
+/** Why the TLS options cannot work together, or undefined. */
+export function tlsOptionsProblem(o: Pick<RunOptions, "tlsCert" | "tlsKey" | "tlsSelfSigned" | "ws">): string | undefined {
+  if (!!o.tlsCert !== !!o.tlsKey) return `${o.tlsCert ? "--tls-cert needs --tls-key" : "--tls-key needs --tls-cert"}: refusing to serve the console without the TLS asked for`;
+  if (o.tlsSelfSigned && o.tlsCert) return "--tls-self-signed and --tls-cert/--tls-key are two certificates: give one";
+  if ((o.tlsCert || o.tlsSelfSigned) && !o.ws) return "TLS options without --ws: there is no console to serve over TLS";
+  return undefined;
+}
+
+/** The console's certificate, key and fingerprint: the operator's files, or the appliance's own (made at first start). */
+async function tlsFiles(o: RunOptions, log: ReturnType<typeof logger>): Promise<TlsFiles | undefined> {
+  if (o.tlsSelfSigned) {
+    const c = await ensureSelfSignedCert(o.tlsSelfSigned);
+    if (c.made) log.info({ dir: o.tlsSelfSigned, fingerprint: c.fingerprint }, "made the console's TLS certificate");
+    return c;
+  }
+  if (!o.tlsCert || !o.tlsKey) return undefined;
+  return { certFile: o.tlsCert, keyFile: o.tlsKey, fingerprint: certFingerprint(readFileSync(o.tlsCert)) };
 }

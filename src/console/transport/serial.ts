@@ -55,9 +55,14 @@ export interface SerialConsole {
 }
 
 /** The banner: what this is, and where the WebSocket console is when there is one. */
-export function consoleBanner(o: { url?: string; token?: string; notices?: string[] } = {}): string {
+/**
+ * The greeting. The token itself is never shown (a serial line is often
+ * logged by the hypervisor): only where it is kept.
+ */
+export function consoleBanner(o: { url?: string; tokenFile?: string; fingerprint?: string; notices?: string[] } = {}): string {
   const lines = ["Weir load balancer. Type 'help' for commands, 'exit' to end the session."];
-  if (o.url) lines.push(`WebSocket console: ${o.url}${o.token ? `  token: ${o.token}` : ""}`);
+  if (o.url) lines.push(`WebSocket console: ${o.url}${o.tokenFile ? `  token in ${o.tokenFile}` : ""}`);
+  if (o.url && o.fingerprint) lines.push(`TLS certificate SHA-256 fingerprint: ${o.fingerprint}`);
   for (const n of o.notices ?? []) lines.push(`notice: ${n}`);
   return lines.join("\n");
 }

@@ -85,11 +85,13 @@ describe("serial console", () => {
     expect(makeCompleter(() => { throw new Error("x"); })("a")).toEqual([[], "a"]);
   });
 
-  it("shows the WebSocket console's URL and token in the banner when configured", () => {
+  it("shows the WebSocket console's URL, where its token is kept and the TLS fingerprint, never the token", () => {
     expect(consoleBanner()).not.toContain("WebSocket");
-    const b = consoleBanner({ url: "https://10.0.0.5:8443/", token: "tok123" });
-    expect(b).toContain("WebSocket console: https://10.0.0.5:8443/");
-    expect(b).toContain("token: tok123");
+    const b = consoleBanner({ url: "https://10.0.0.5:8443/", tokenFile: "/config/ws-token", fingerprint: "AB:CD" });
+    expect(b).toContain("WebSocket console: https://10.0.0.5:8443/  token in /config/ws-token");
+    expect(b).toContain("TLS certificate SHA-256 fingerprint: AB:CD");
+    // The option that printed it is gone: a token handed in anyway is not shown.
+    expect(consoleBanner({ url: "https://x/", token: "tok123" } as Parameters<typeof consoleBanner>[0])).not.toContain("tok123");
   });
 
   it("refuses a device that is not a terminal", () => {
