@@ -192,3 +192,31 @@ describe("ipvsadm -M", () => {
     expect(await t.run("ipvsadm -S -n")).toBe("");
   });
 });
+
+describe("ipvsadm --start-daemon / --stop-daemon", () => {
+  // Connection sync is keepalived's lvs_sync_daemon word here (CONTRACTS.md),
+  // so ipvsadm's daemon commands say where it lives instead of "unknown option".
+  const START = "error: ipvsadm --start-daemon: connection sync is configured with lvs_sync_daemon (not available yet)";
+  const STOP = "error: ipvsadm --stop-daemon: connection sync is configured with lvs_sync_daemon (not available yet)";
+
+  it.each([
+    ["ipvsadm --start-daemon master", START],
+    ["ipvsadm --start-daemon backup --mcast-interface eth1 --syncid 5", START],
+    ["ipvsadm --syncid 5 --start-daemon=master", START],
+    ["ipvsadm --start-daemon master --mcast-interface eth1 --mcast-group 224.0.0.81 --mcast-port 8848 --mcast-ttl 1 --sync-maxlen 1400", START],
+    ["ipvsadm --stop-daemon master", STOP],
+    ["ipvsadm --stop-daemon backup --syncid 5", STOP],
+  ])("%s", async (line, want) => {
+    const t = await appliance("ipvsadm -A -t 198.18.100.1:80");
+    expect(await t.run(line)).toBe(want);
+    expect(await t.run("ipvsadm -S -n")).toBe("-A -t 198.18.100.1:80 -s wlc");
+  });
+
+  it("names the daemon options as ipvsadm's, refused with other commands", async () => {
+    const t = await appliance();
+    expect(await t.run("ipvsadm -A -t 198.18.100.1:80 --syncid 5")).toBe("error: option '--syncid' cannot be used with -A");
+    expect(await t.run("ipvsadm -L --mcast-interface eth0")).toBe("error: option '--mcast-interface' cannot be used with -L");
+    expect(await t.run("ipvsadm -R", "-A -t 198.18.100.1:80\n--start-daemon master\n")).toBe(`error: line 2: ${START.slice(7)}`);
+    expect(await t.run("ipvsadm -S -n")).toBe("");
+  });
+});

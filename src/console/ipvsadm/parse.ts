@@ -12,7 +12,9 @@ export type Cmd = "A" | "E" | "D" | "C" | "L" | "a" | "e" | "d" | "set" | "R" | 
 
 type Opt =
   | "n" | "c" | "svc" | "s" | "p" | "M" | "r" | "fwd" | "w" | "x" | "y" | "timeout" | "daemon"
-  | "stats" | "rate" | "thresholds" | "pc" | "sort" | "nosort" | "exact" | "o" | "b" | "6";
+  | "stats" | "rate" | "thresholds" | "pc" | "sort" | "nosort" | "exact" | "o" | "b" | "6"
+  // The sync daemon's options: known, so that they are refused as ipvsadm refuses them.
+  | "mcast-interface" | "syncid" | "mcast-group" | "mcast-port" | "mcast-ttl" | "sync-maxlen";
 
 interface OptDef { cmd?: Cmd; opt?: Opt; arg: "none" | "required" | "optional"; key: string; }
 
@@ -43,7 +45,12 @@ const LONG: Record<string, OptDef> = {
   stats: { opt: "stats", arg: "none", key: "stats" }, rate: { opt: "rate", arg: "none", key: "rate" },
   thresholds: { opt: "thresholds", arg: "none", key: "thresholds" }, "persistent-conn": { opt: "pc", arg: "none", key: "persistent-conn" },
   sort: { opt: "sort", arg: "none", key: "sort" }, nosort: { opt: "nosort", arg: "none", key: "nosort" },
+  ...Object.fromEntries((["mcast-interface", "syncid", "mcast-group", "mcast-port", "mcast-ttl", "sync-maxlen"] as const)
+    .map((o) => [o, { opt: o, arg: "required", key: o } satisfies OptDef])),
 };
+
+/** ipvsadm's connection-sync commands: configured with lvs_sync_daemon instead (CONTRACTS.md). */
+const DAEMON = /^--(start|stop)-daemon(=|$)/;
 
 /** Allowed options per command: '+' required, ' ' optional, '1' at most one of the '1's. */
 const TABLE: Partial<Record<Cmd, Partial<Record<Opt, "+" | " " | "1">>>> = {
@@ -153,6 +160,10 @@ function number(v: string, min: number, max: number, what: string): number {
 }
 
 export function parseIpvsadm(argv: string[]): Parsed {
+  const daemon = argv.find((w) => DAEMON.test(w));
+  if (daemon) {
+    fail("NOT_AVAILABLE", `ipvsadm ${daemon.split("=")[0]}: connection sync is configured with lvs_sync_daemon (not available yet)`);
+  }
   const { given, plain } = scan(argv);
   let cmd: Cmd | undefined;
   let cmdTok = "";
