@@ -5,6 +5,9 @@
 //   /console.js   src/console/web/console.js
 //   /console.css  src/console/web/console.css
 //   /assets/xterm.js, /assets/xterm.css   from the @xterm/xterm package
+// A request target is read as origin-form ("//x" is a path, not a host) or
+// absolute-form (requestUrl); one that is no URL gets 400, and a handler
+// that throws answers 500 rather than letting the exception out.
 // Every response carries a strict Content-Security-Policy: scripts only from
 // this server (no inline script, no eval), no frames, no forms, no plugins.
 // style-src allows 'unsafe-inline' because xterm.js's DOM renderer writes
@@ -59,6 +62,23 @@ export function contentSecurityPolicy(hostHeader: string | undefined, secure: bo
   ].join("; ");
 }
 
+/**
+ * A request target as a URL: origin-form ("/p?q"; "//x" is the path "//x",
+ * not a host) or absolute-form ("http://h/p"). Anything else, or a target
+ * that is no URL ("http://[::1"), is undefined.
+ */
+export function requestUrl(target = "/"): URL | undefined {
+  try {
+    if (target.startsWith("/")) return new URL(`http://h${target}`);
+    const u = new URL(target);
+    return u.protocol === "http:" || u.protocol === "https:" ? u : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export const requestPath = (target?: string): string | undefined => requestUrl(target)?.pathname;
+
 export interface StaticOptions {
   webDir?: string;
   /** Directory of @xterm/xterm (default: resolved from node_modules). */
@@ -88,7 +108,7 @@ export function staticHandler(o: StaticOptions): (req: http.IncomingMessage, res
     o.log.warn("@xterm/xterm is not installed; the browser console has no terminal");
   }
 
-  return (req, res) => {
+  const serve = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const headers: Record<string, string> = {
       "Content-Security-Policy": contentSecurityPolicy(req.headers.host, o.secure),
       "X-Content-Type-Options": "nosniff",
@@ -97,24 +117,29 @@ export function staticHandler(o: StaticOptions): (req: http.IncomingMessage, res
       "Cross-Origin-Opener-Policy": "same-origin",
       "Cross-Origin-Resource-Policy": "same-origin",
     };
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      res.writeHead(405, { ...headers, Allow: "GET, HEAD", "Content-Type": "text/plain; charset=utf-8" });
-      res.end("method not allowed\n");
-      return;
-    }
-    let pathname: string;
-    try {
-      pathname = new URL(req.url ?? "/", "http://h").pathname;
-    } catch {
-      pathname = "";
-    }
+    const text = (status: number, body: string, extra: Record<string, string> = {}) => {
+      res.writeHead(status, { ...headers, "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", ...extra });
+      res.end(body);
+    };
+    if (req.method !== "GET" && req.method !== "HEAD") return text(405, "method not allowed\n", { Allow: "GET, HEAD" });
+    const pathname = requestPath(req.url);
+    if (pathname === undefined) return text(400, "bad request\n");
     const f = files.get(pathname);
-    if (!f) {
-      res.writeHead(404, { ...headers, "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" });
-      res.end("not found\n");
-      return;
-    }
+    if (!f) return text(404, "not found\n");
     res.writeHead(200, { ...headers, "Content-Type": f.type, "Content-Length": String(f.body.length), "Cache-Control": f.cache });
     res.end(req.method === "HEAD" ? undefined : f.body);
+  };
+  return (req, res) => {
+    try {
+      serve(req, res);
+    } catch (e) {
+      o.log.error({ err: e, url: req.url }, "console page request failed");
+      if (!res.headersSent) {
+        res.writeHead(500, { "Content-Type": "text/plain; charset=utf-8" });
+        res.end("internal error\n");
+      } else {
+        res.destroy();
+      }
+    }
   };
 }

@@ -9,23 +9,42 @@
 //   - a `?token=TOKEN` query on the upgrade (for tools that can do nothing else)
 // A wrong header/query token is refused with HTTP 401; a wrong first-message
 // token closes the socket with code 1008. An unauthenticated socket that sends
-// anything else, or nothing within authTimeoutMs, is closed with 1008 too.
-// Failures are counted per remote address (throttle.ts): a locked-out address
-// gets HTTP 429 (Retry-After) at upgrade, or close 1008 "too many failed
-// attempts". Origin is checked before anything else (origin.ts), HTTP 403.
+// anything else, or nothing within authTimeoutMs (3 s), is closed with 1008 too.
+// Failures are counted per source, an IPv4 address or IPv6 /64, and overall
+// (throttle.ts): a locked-out source gets HTTP 429 (Retry-After) at upgrade,
+// or close 1008 "too many failed attempts". Origin is checked before
+// anything else (origin.ts), HTTP 403.
+//
+// Connection limits, so that unauthenticated clients cannot lock operators out:
+//   - sessions (authenticated sockets) have their own cap, maxConnections;
+//     only token holders can fill it (past it: HTTP 503 at upgrade, close
+//     1013 after an auth message);
+//   - an upgrade carrying the right token (header or query) is a session at
+//     once: it never waits in the pre-login pool, so it gets in whatever
+//     unauthenticated clients do;
+//   - sockets waiting for their auth message (the browser page's way) are at
+//     most maxPreLoginPerAddress per source and maxPreLogin in all. A new one
+//     is never refused for lack of room: it evicts the oldest waiting socket
+//     of its own source if that source is at its cap, else (pool full) the
+//     oldest of the source holding the most (close 1013). A flood from a few
+//     sources so evicts itself; to push a page's socket out before its auth
+//     message (one round trip) an attacker needs maxPreLogin sources.
+// A handler that throws (a bug) ends that one socket (HTTP 500 or close
+// 1011) and is logged; no input makes an exception escape.
 //
 // Messages, one JSON object per text frame (at most maxPayload bytes, 64 KiB;
 // a larger frame closes the socket with 1009):
 //   client → server
 //     {"type":"auth","token":"…"}
-//     {"type":"line","line":"ipvsadm -Ln","input"?:"…","id"?:any}
+//     {"type":"line","line":"ipvsadm -Ln","input"?:"…","id"?:string|number|boolean|null}
 //     {"type":"subscribe","stats":true|false}
-//     {"type":"upload","size":N}  then N bytes as binary frames (only when uploads are on: upload.ts)
+//     {"type":"upload","size":N}  then N bytes as binary frames (only when uploads are on: upload.ts;
+//                                 a session keeps one upload: a new one removes the previous file)
 //   server → client
 //     {"type":"auth","ok":true,"commands":["ipvsadm", …]}     once authenticated
-//     {"type":"reply","id"?:any,"ok":true|false,"text":"…"}   one per line, in order
+//     {"type":"reply","id"?:…,"ok":true|false,"text":"…"}     one per line, in order (the line's id)
 //     {"type":"stats","time":ms,"services":[…]}                every statsIntervalMs to subscribers
-//     {"type":"error","text":"error: …"}                       a message that made no sense
+//     {"type":"error","text":"error: …"}                       a message that made no sense (or a line whose id is not a scalar)
 //     {"type":"upload","ready":true} / {"type":"upload","ok":true,"path":P,"bytes":N} / {"type":"upload","ok":false,"text":"error: …"}
 // `exit` as a line gets an ok reply, then the socket is closed (1000).
 
@@ -39,11 +58,11 @@ import { WeirError } from "../../dataplane/errors.js";
 import { logger, type Logger } from "../../log.js";
 import type { Interpreter } from "../types.js";
 import { executeLine, isExit } from "./execute.js";
-import { FailureThrottle, type ThrottleOptions } from "./throttle.js";
+import { FailureThrottle, sourceKey, type ThrottleOptions } from "./throttle.js";
 import { loadOrCreateToken, tokenMatches, validateToken } from "./token.js";
 import { originAllowed } from "./origin.js";
-import { staticHandler } from "./static.js";
-import { Upload, type UploadOptions } from "./upload.js";
+import { requestUrl, staticHandler } from "./static.js";
+import { UploadStore, type Upload, type UploadOptions } from "./upload.js";
 
 export const WS_PATH = "/ws";
 export const MAX_WS_PAYLOAD = 64 * 1024;
@@ -105,12 +124,16 @@ export interface WsConsoleOptions {
   statsSource?: StatsSource;
   /** Stats push period, ms (default 1000). */
   statsIntervalMs?: number;
-  /** Time to send the auth message, ms (default 10 000). */
+  /** Time to send the auth message, ms (default 3000). */
   authTimeoutMs?: number;
   /** Largest message, bytes (default 64 KiB). */
   maxPayload?: number;
-  /** Simultaneous WebSocket connections at most (default 64); more get HTTP 503. */
+  /** Authenticated sessions at most (default 64); more get HTTP 503 (or close 1013 after an auth message). */
   maxConnections?: number;
+  /** Sockets waiting for their auth message, at most (default 16); a new one evicts an older one. */
+  maxPreLogin?: number;
+  /** Of those, from one source (IPv4 address, IPv6 /64), at most (default 4). */
+  maxPreLoginPerAddress?: number;
   /** Ping period for finding dead peers, ms (default 30 000). */
   heartbeatMs?: number;
   throttle?: ThrottleOptions;
@@ -154,6 +177,10 @@ function remoteAddress(sock: { remoteAddress?: string }): string {
 }
 
 function refuse(socket: Duplex, status: number, extra: Record<string, string> = {}): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
   const lines = [`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ""}`, "Connection: close", "Content-Length: 0"];
   for (const [k, v] of Object.entries(extra)) lines.push(`${k}: ${v}`);
   socket.end(lines.join("\r\n") + "\r\n\r\n");
@@ -163,14 +190,24 @@ function refuse(socket: Duplex, status: number, extra: Record<string, string> = 
 interface Client {
   ws: WebSocket;
   addr: string;
+  /** Its source for the pre-login caps (sourceKey). */
+  key: string;
+  /** Arrival order, for evicting the oldest. */
+  seq: number;
   authed: boolean;
+  /** Waiting for its auth message, in the pre-login pool. */
+  preLogin: boolean;
   subscribed: boolean;
   alive: boolean;
   chain: Promise<void>;
   authTimer?: NodeJS.Timeout;
-  /** The upload in progress, and every file this session uploaded (removed at close). */
+  /** This session's upload, in progress or finished (removed at close, or by the next upload). */
   upload?: Upload;
-  uploaded: Upload[];
+}
+
+/** What a line's id may be: a JSON scalar, echoed in its reply (a nested one could be too deep to write back). */
+function scalar(v: unknown): boolean {
+  return v === undefined || v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean";
 }
 
 export async function startWsConsole(opts: WsConsoleOptions): Promise<WsConsole> {
@@ -181,8 +218,11 @@ export async function startWsConsole(opts: WsConsoleOptions): Promise<WsConsole>
   const token = opts.token !== undefined ? validateToken(opts.token) : loadOrCreateToken(opts.tokenFile);
   const secure = opts.tls !== undefined;
   const statsIntervalMs = opts.statsIntervalMs ?? 1000;
-  const authTimeoutMs = opts.authTimeoutMs ?? 10_000;
+  const authTimeoutMs = opts.authTimeoutMs ?? 3000;
   const maxConnections = opts.maxConnections ?? 64;
+  const maxPreLogin = opts.maxPreLogin ?? 16;
+  const maxPreLoginPerAddress = opts.maxPreLoginPerAddress ?? 4;
+  const uploads = opts.uploads ? new UploadStore(opts.uploads) : undefined;
   const heartbeatMs = opts.heartbeatMs ?? 30_000;
   const throttle = new FailureThrottle(opts.throttle);
   const interpreter = opts.interpreter;
@@ -197,6 +237,11 @@ export async function startWsConsole(opts: WsConsoleOptions): Promise<WsConsole>
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload ?? MAX_WS_PAYLOAD });
   const clients = new Set<Client>();
+  /** The pre-login pool by source, oldest first. */
+  const preLogin = new Map<string, Client[]>();
+  let preLoginCount = 0;
+  let seq = 0;
+  const sessions = () => [...clients].filter((c) => c.authed).length;
 
   // --- stats pushes: one statsSource() call per tick, shared by all subscribers.
   let statsTimer: NodeJS.Timeout | undefined;
@@ -244,13 +289,18 @@ export async function startWsConsole(opts: WsConsoleOptions): Promise<WsConsole>
 
   server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
-    const addr = remoteAddress(req.socket);
-    let url: URL;
     try {
-      url = new URL(req.url ?? "/", "http://h");
-    } catch {
-      return refuse(socket, 400);
+      onUpgrade(req, socket, head);
+    } catch (e) {
+      log.error({ err: e, url: req.url }, "WebSocket console: upgrade failed");
+      refuse(socket, 500);
     }
+  });
+
+  function onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const addr = remoteAddress(req.socket);
+    const url = requestUrl(req.url);
+    if (url === undefined) return refuse(socket, 400);
     if (url.pathname !== WS_PATH) return refuse(socket, 404);
     if (!originAllowed(req.headers.origin, req.headers.host, policy)) {
       log.warn({ addr, origin: req.headers.origin }, "WebSocket console: origin refused");
@@ -261,7 +311,6 @@ export async function startWsConsole(opts: WsConsoleOptions): Promise<WsConsole>
       log.warn({ addr }, "WebSocket console: address locked out after failed logins");
       return refuse(socket, 429, { "Retry-After": String(Math.ceil(wait / 1000)) });
     }
-    if (clients.size >= maxConnections) return refuse(socket, 503);
     const auth = req.headers.authorization;
     let given: string | undefined;
     if (auth !== undefined) given = /^Bearer +(\S+) *$/i.exec(auth)?.[1] ?? "";
@@ -269,48 +318,113 @@ export async function startWsConsole(opts: WsConsoleOptions): Promise<WsConsole>
     if (given !== undefined) {
       if (!tokenMatches(given, token)) {
         const locked = throttle.fail(addr);
-        log.warn({ addr }, "WebSocket console: wrong token");
+        log.warn({ addr, alarm: throttle.alarmed }, "WebSocket console: wrong token");
         return locked > 0 ? refuse(socket, 429, { "Retry-After": String(Math.ceil(locked / 1000)) }) : refuse(socket, 401);
       }
+      if (sessions() >= maxConnections) return refuse(socket, 503);
       throttle.succeed(addr);
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, addr, given !== undefined));
-  });
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      try {
+        onConnection(ws, addr, given !== undefined);
+      } catch (e) {
+        log.error({ err: e, addr }, "WebSocket console: connection setup failed");
+        ws.terminate();
+      }
+    });
+  }
+
+  /** Closes a socket that is not a session; one that does not answer the close is cut a second later. */
+  function closeUnauthenticated(c: Client, code: number, reason: string): void {
+    leavePreLogin(c);
+    c.ws.close(code, reason);
+    setTimeout(() => c.ws.terminate(), 1000).unref();
+  }
+
+  /** Takes c into the pre-login pool, evicting an older socket if there is no room (see the opening comment). */
+  function admitPreLogin(c: Client): void {
+    let victim: Client | undefined;
+    const own = preLogin.get(c.key);
+    if (own && own.length >= maxPreLoginPerAddress) {
+      victim = own[0];
+    } else if (preLoginCount >= maxPreLogin) {
+      // The oldest socket of the source holding the most (ties: the oldest of them).
+      let worst: Client[] = [];
+      for (const list of preLogin.values()) {
+        if (list.length > worst.length || (list.length === worst.length && list[0].seq < worst[0].seq)) worst = list;
+      }
+      victim = worst[0];
+    }
+    if (victim) {
+      log.debug({ addr: victim.addr }, "WebSocket console: pre-login slots full; closing the oldest unauthenticated socket");
+      closeUnauthenticated(victim, 1013, "too many unauthenticated connections");
+    }
+    preLogin.set(c.key, [...(preLogin.get(c.key) ?? []), c]);
+    preLoginCount++;
+    c.preLogin = true;
+    c.authTimer = setTimeout(() => closeUnauthenticated(c, 1008, "authentication timeout"), authTimeoutMs);
+  }
+
+  function leavePreLogin(c: Client): void {
+    clearTimeout(c.authTimer);
+    if (!c.preLogin) return;
+    c.preLogin = false;
+    preLoginCount--;
+    const rest = (preLogin.get(c.key) ?? []).filter((x) => x !== c);
+    if (rest.length > 0) preLogin.set(c.key, rest);
+    else preLogin.delete(c.key);
+  }
 
   function send(c: Client, msg: object): void {
-    if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify(msg));
+    if (c.ws.readyState !== c.ws.OPEN) return;
+    let text: string;
+    try {
+      text = JSON.stringify(msg);
+    } catch (e) {
+      log.error({ err: e }, "WebSocket console: reply not serialisable");
+      text = JSON.stringify({ type: "error", text: "error: internal error (see the appliance log)" });
+    }
+    c.ws.send(text);
   }
 
   function authenticated(c: Client): void {
+    leavePreLogin(c);
     c.authed = true;
-    clearTimeout(c.authTimer);
     log.info({ addr: c.addr }, "WebSocket console: session opened");
     send(c, { type: "auth", ok: true, commands: interpreter.commands() });
   }
 
   function onConnection(ws: WebSocket, addr: string, authed: boolean): void {
-    const c: Client = { ws, addr, authed: false, subscribed: false, alive: true, chain: Promise.resolve(), uploaded: [] };
+    const c: Client = { ws, addr, key: sourceKey(addr), seq: seq++, authed: false, preLogin: false, subscribed: false, alive: true, chain: Promise.resolve() };
     clients.add(c);
     ws.on("pong", () => { c.alive = true; });
     ws.on("error", (e) => log.debug({ addr, err: e.message }, "WebSocket console: socket error"));
     ws.on("close", () => {
-      clearTimeout(c.authTimer);
+      leavePreLogin(c);
       clients.delete(c);
-      for (const u of c.uploaded) u.remove();
+      c.upload?.remove();
       updateStatsTimer();
     });
     if (authed) authenticated(c);
-    else c.authTimer = setTimeout(() => ws.close(1008, "authentication timeout"), authTimeoutMs);
-    ws.on("message", (data: RawData, isBinary: boolean) => onMessage(c, data, isBinary));
+    else admitPreLogin(c);
+    ws.on("message", (data: RawData, isBinary: boolean) => {
+      try {
+        onMessage(c, data, isBinary);
+      } catch (e) {
+        log.error({ err: e, addr }, "WebSocket console: message handler failed");
+        c.ws.close(1011, "internal error");
+      }
+    });
   }
 
   function onMessage(c: Client, data: RawData, isBinary: boolean): void {
+    if (c.ws.readyState !== c.ws.OPEN || (!c.authed && !c.preLogin)) return; // closing (evicted, timed out)
     if (isBinary) {
-      if (!c.authed || !c.upload) {
+      const u = c.upload;
+      if (!c.authed || !u || u.complete) {
         c.ws.close(1003, "text messages only");
         return;
       }
-      const u = c.upload;
       try {
         u.write(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]));
       } catch (e) {
@@ -318,10 +432,7 @@ export async function startWsConsole(opts: WsConsoleOptions): Promise<WsConsole>
         send(c, { type: "upload", ok: false, text: `error: ${(e as Error).message}` });
         return;
       }
-      if (u.complete) {
-        c.upload = undefined;
-        send(c, { type: "upload", ok: true, path: u.path, bytes: u.size });
-      }
+      if (u.complete) send(c, { type: "upload", ok: true, path: u.path, bytes: u.size });
       return;
     }
     let msg: Record<string, unknown> | undefined;
@@ -333,17 +444,21 @@ export async function startWsConsole(opts: WsConsoleOptions): Promise<WsConsole>
     }
     if (!c.authed) {
       if (msg?.type !== "auth" || typeof msg.token !== "string") {
-        c.ws.close(1008, "authentication required");
+        closeUnauthenticated(c, 1008, "authentication required");
         return;
       }
       if (throttle.blockedFor(c.addr) > 0) {
-        c.ws.close(1008, "too many failed attempts");
+        closeUnauthenticated(c, 1008, "too many failed attempts");
         return;
       }
       if (!tokenMatches(msg.token, token)) {
         const locked = throttle.fail(c.addr);
-        log.warn({ addr: c.addr }, "WebSocket console: wrong token");
-        c.ws.close(1008, locked > 0 ? "too many failed attempts" : "invalid token");
+        log.warn({ addr: c.addr, alarm: throttle.alarmed }, "WebSocket console: wrong token");
+        closeUnauthenticated(c, 1008, locked > 0 ? "too many failed attempts" : "invalid token");
+        return;
+      }
+      if (sessions() >= maxConnections) {
+        closeUnauthenticated(c, 1013, "too many sessions");
         return;
       }
       throttle.succeed(c.addr);
@@ -357,6 +472,10 @@ export async function startWsConsole(opts: WsConsoleOptions): Promise<WsConsole>
     switch (msg.type) {
       case "line": {
         const { line, input, id } = msg;
+        if (!scalar(id)) {
+          send(c, { type: "error", text: 'error: a line\'s "id" must be a string, a number, true, false or null' });
+          return;
+        }
         if (typeof line !== "string" || (input !== undefined && typeof input !== "string")) {
           send(c, { type: "reply", id, ok: false, text: 'error: a line message needs a string "line" (and a string "input" if any)' });
           return;
@@ -369,18 +488,20 @@ export async function startWsConsole(opts: WsConsoleOptions): Promise<WsConsole>
           }
           const r = await executeLine(interpreter, line, { source: "ws", input: input as string | undefined }, log);
           send(c, { type: "reply", id, ok: r.ok, text: r.text });
+        }).catch((e) => {
+          log.error({ err: e, addr: c.addr }, "WebSocket console: line handling failed");
+          c.ws.close(1011, "internal error");
         });
         return;
       }
       case "upload":
-        if (!opts.uploads) {
+        if (!uploads) {
           send(c, { type: "upload", ok: false, text: "error: this console does not take uploads" });
           return;
         }
         try {
-          c.upload?.remove();
-          c.upload = Upload.open(opts.uploads, msg.size);
-          c.uploaded.push(c.upload);
+          c.upload?.remove(); // one upload per session: the previous file goes (and its bytes back to the quota)
+          c.upload = uploads.open(msg.size);
           send(c, { type: "upload", ready: true });
         } catch (e) {
           c.upload = undefined;
@@ -395,7 +516,7 @@ export async function startWsConsole(opts: WsConsoleOptions): Promise<WsConsole>
         send(c, { type: "auth", ok: true, commands: interpreter.commands() });
         return;
       default:
-        send(c, { type: "error", text: `error: unknown message type ${JSON.stringify(msg.type)}` });
+        send(c, { type: "error", text: `error: unknown message type ${typeof msg.type === "string" ? JSON.stringify(msg.type) : "(not a string)"}` });
     }
   }
 

@@ -1,6 +1,7 @@
 // The WebSocket console: authentication (first message, header, query),
-// Origin checks, throttling of failures, message size, the line protocol,
-// stats pushes, the static page files, the token file, and `weir console`.
+// Origin checks, throttling of failures, the session and pre-login caps,
+// message size, the line protocol, stats pushes, the static page files, the
+// token file, and `weir console`.
 
 import { describe, it, expect, beforeEach, afterEach } from "vitest";
 import fs from "node:fs";
@@ -188,6 +189,28 @@ describe("WebSocket console: throttling", () => {
     expect(await upgradeStatus(s.wsUrl)).toBe(101);
   });
 
+  it("past the overall failure rate, one failure locks its source, while a valid token from a clean source still gets in", async () => {
+    const now = 1_000_000; // the clock stands still: every failure is within the window
+    const s = await start({ throttle: { now: () => now, globalMaxFailures: 3 } });
+    const wrong = { Authorization: "Bearer wrong-token-wrong-token" };
+    for (const n of [2, 3, 4]) expect(await upgradeStatus(s.wsUrl, { localAddress: `127.0.0.${n}`, headers: wrong })).toBe(401);
+    // The fourth failure overall raises the alarm: its source is locked at once.
+    expect(await upgradeStatus(s.wsUrl, { localAddress: "127.0.0.5", headers: wrong })).toBe(429);
+    expect(await upgradeStatus(s.wsUrl, { localAddress: "127.0.0.5", headers: { Authorization: `Bearer ${TOKEN}` } })).toBe(429);
+    // A first-message failure too.
+    const c = await open(s.wsUrl, { localAddress: "127.0.0.6" });
+    send(c, { type: "auth", token: "wrong-token-wrong-token" });
+    expect(await c.closed).toEqual({ code: 1008, reason: "too many failed attempts" });
+    // A source that has not failed logs in, by header and by message.
+    expect(await upgradeStatus(s.wsUrl, { localAddress: "127.0.0.7", headers: { Authorization: `Bearer ${TOKEN}` } })).toBe(101);
+    const ok = await open(s.wsUrl, { localAddress: "127.0.0.8" });
+    send(ok, { type: "auth", token: TOKEN });
+    expect(await ok.next()).toMatchObject({ type: "auth", ok: true });
+    ok.ws.terminate();
+    // The sources that failed before the alarm are not locked, only counted.
+    expect(await upgradeStatus(s.wsUrl, { localAddress: "127.0.0.2", headers: { Authorization: `Bearer ${TOKEN}` } })).toBe(101);
+  });
+
   it("counts failures per address and forgets old ones", async () => {
     let now = 0;
     const s = await start({ throttle: { now: () => now } });
@@ -233,14 +256,73 @@ describe("WebSocket console: messages", () => {
     expect(await c.closed).toEqual({ code: 1000, reason: "exit" });
   });
 
-  it("refuses connections past maxConnections with HTTP 503", async () => {
+  it("caps sessions at maxConnections: a token upgrade past it gets HTTP 503, an auth message close 1013", async () => {
     const s = await start({ maxConnections: 1 });
     const { c } = await login(s);
-    expect(await upgradeStatus(s.wsUrl)).toBe(503);
+    expect(await upgradeStatus(s.wsUrl, { headers: { Authorization: `Bearer ${TOKEN}` } })).toBe(503);
+    const late = await open(s.wsUrl); // waiting to log in is not a session: let in
+    send(late, { type: "auth", token: TOKEN });
+    expect(await late.closed).toEqual({ code: 1013, reason: "too many sessions" });
     c.ws.close();
     await c.closed;
     await new Promise((r) => setTimeout(r, 20));
-    expect(await upgradeStatus(s.wsUrl)).toBe(101);
+    expect(await upgradeStatus(s.wsUrl, { headers: { Authorization: `Bearer ${TOKEN}` } })).toBe(101);
+  });
+});
+
+describe("WebSocket console: unauthenticated sockets cannot lock operators out", () => {
+  /** Opens an unauthenticated socket from a given loopback address. */
+  const from = (s: WsConsole, n: number) => open(s.wsUrl, { localAddress: `127.0.0.${n}` });
+  const closedWith = async (o: Awaited<ReturnType<typeof open>>) => (await o.closed).code;
+
+  it("a valid token gets in while sockets from several sources fill the pre-login slots", async () => {
+    const s = await start({ maxPreLogin: 4, maxPreLoginPerAddress: 2 });
+    const idle = [];
+    for (const n of [2, 2, 3, 3, 4, 4]) idle.push(await from(s, n));
+    // Pool of 4: the fifth and sixth evicted the oldest socket of the source holding the most.
+    expect(await closedWith(idle[0])).toBe(1013);
+    expect(await closedWith(idle[2])).toBe(1013);
+    // A token at upgrade (header or query) is a session at once, whatever waits to log in.
+    const a = await open(s.wsUrl, { localAddress: "127.0.0.5", headers: { Authorization: `Bearer ${TOKEN}` } });
+    expect(await a.next()).toMatchObject({ type: "auth", ok: true });
+    const b = await open(`${s.wsUrl}?token=${TOKEN}`, { localAddress: "127.0.0.5" });
+    expect(await b.next()).toMatchObject({ type: "auth", ok: true });
+    // The browser's way (auth message) gets a slot too: it evicts an older waiting socket.
+    const page = await from(s, 6);
+    send(page, { type: "auth", token: TOKEN });
+    expect(await page.next()).toMatchObject({ type: "auth", ok: true });
+    send(page, { type: "line", line: "echo in" });
+    expect(await page.next()).toEqual({ type: "reply", ok: true, text: "in" });
+    expect(await closedWith(idle[4])).toBe(1013);
+    // The sockets still waiting may log in as well.
+    for (const o of [idle[1], idle[3], idle[5]]) {
+      send(o, { type: "auth", token: TOKEN });
+      expect(await o.next()).toMatchObject({ type: "auth", ok: true });
+    }
+    for (const o of [a, b, page, ...idle]) o.ws.terminate();
+  });
+
+  it("a source at its pre-login cap evicts its own oldest socket, not others'", async () => {
+    const s = await start({ maxPreLogin: 10, maxPreLoginPerAddress: 2 });
+    const other = await from(s, 3);
+    const mine = [await from(s, 2), await from(s, 2), await from(s, 2)];
+    expect(await mine[0].closed).toEqual({ code: 1013, reason: "too many unauthenticated connections" });
+    for (const o of [other, mine[1], mine[2]]) {
+      send(o, { type: "auth", token: TOKEN });
+      expect(await o.next()).toMatchObject({ type: "auth", ok: true });
+      o.ws.terminate();
+    }
+  });
+
+  it("a flood of sockets from one source never takes a slot from another source's socket", async () => {
+    const s = await start({ maxPreLogin: 4, maxPreLoginPerAddress: 3 });
+    const page = await from(s, 7);
+    const flood = [];
+    for (let i = 0; i < 12; i++) flood.push(await from(s, 2));
+    send(page, { type: "auth", token: TOKEN });
+    expect(await page.next()).toMatchObject({ type: "auth", ok: true });
+    for (const o of flood.slice(0, 9)) expect(await closedWith(o)).toBe(1013);
+    for (const o of [page, ...flood]) o.ws.terminate();
   });
 });
 
