@@ -1,7 +1,7 @@
 // The scrape endpoint for `weir run --metrics HOST:PORT`: GET /metrics
 // answers the exposition text; other paths 404, other methods 405 (HEAD is
-// answered as GET without a body, as HTTP asks of a GET resource), a target
-// that is no URL 400. No request can make the handler throw past its reply:
+// answered as GET without a body, as HTTP asks of a GET resource), a
+// target that is no URL 400. No request can make the handler throw past its reply:
 // whatever goes wrong answers 500 (or ends the connection) and is logged.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -80,10 +80,17 @@ export class MetricsServer {
   }
 }
 
-/** The path of an origin-form or absolute-form target ("//", "http://[::1" are no URL: undefined). */
+/**
+ * The path of a request target: origin-form ("/p?q"; "//x" is a path, not a
+ * host) or absolute-form ("http://h/p"). Anything else, or a target that is
+ * no URL ("http://[::1"), is undefined. (The WebSocket console's page server
+ * reads targets the same way: static.ts.)
+ */
 function pathOf(target = "/"): string | undefined {
   try {
-    return new URL(target, "http://x").pathname;
+    if (target.startsWith("/")) return new URL(`http://x${target}`).pathname;
+    const u = new URL(target);
+    return u.protocol === "http:" || u.protocol === "https:" ? u.pathname : undefined;
   } catch {
     return undefined;
   }
