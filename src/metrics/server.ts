@@ -1,8 +1,9 @@
 // The scrape endpoint for `weir run --metrics HOST:PORT`: GET /metrics
 // answers the exposition text; other paths 404, other methods 405 (HEAD is
 // answered as GET without a body, as HTTP asks of a GET resource), a
-// target that is no URL 400. No request can make the handler throw past its reply:
-// whatever goes wrong answers 500 (or ends the connection) and is logged.
+// target that is no URL 400. No request can make the handler throw past its
+// reply: whatever goes wrong answers 500 (or ends the connection) and is
+// logged.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
