@@ -128,7 +128,7 @@ describe("error replies", () => {
     const input = ["-A -t 198.18.100.5:80 -s rr", "-a -t 198.18.100.5:80 -r 198.19.0.12 -m", "", "-a -t 198.18.100.5:80 -r 198.19.0.13 -w 99999"].join("\n");
     expect(await t.reply("ipvsadm -R", input)).toEqual({ ok: false, text: "error: line 4: invalid weight '99999' (0-65535)" });
     expect(await snapshot(t)).toBe(before);
-    expect(await t.run("ipvsadm -R", "-L -n")).toBe("error: line 1: '-L' is not a rule");
+    expect(await t.run("ipvsadm -R", "-R")).toBe("error: line 1: -R cannot be used inside -R input");
   });
 
   it("a data-plane refusal inside the transaction leaves everything as it was", async () => {

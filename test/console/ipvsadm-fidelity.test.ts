@@ -220,3 +220,75 @@ describe("ipvsadm --start-daemon / --stop-daemon", () => {
     expect(await t.run("ipvsadm -S -n")).toBe("");
   });
 });
+
+describe("ipvsadm -R reads every ipvsadm command line", () => {
+  // ipvsadm.c restore_table: each line goes through process_options, whatever
+  // its command. Here the changes go in as one; -Z and listings act after
+  // them, in the order given, and their output is the reply.
+  it("changes, counters and listings, with or without 'ipvsadm' in front", async () => {
+    const t = await appliance(
+      "ipvsadm -A -t 198.18.100.1:80 -s rr",
+      "ipvsadm -a -t 198.18.100.1:80 -r 198.19.0.11 -m",
+      "ipvsadm -A -u 198.18.100.1:53 -s rr",
+      "ipvsadm -a -u 198.18.100.1:53 -r 198.19.0.13 -m",
+    );
+    fromClient(t, [syn(80, 40000)]);
+    const input = [
+      "# rules from a real-world file",
+      "-A -t 198.18.100.1:81 -s rr",
+      "-a -t 198.18.100.1:81 -r 198.19.0.11 -m",
+      "-a -t 198.18.100.1:81 -r 198.19.0.12 -m",
+      "-E -t 198.18.100.1:81 -s wrr",
+      "-e -t 198.18.100.1:81 -r 198.19.0.12 -m -w 3",
+      "-d -t 198.18.100.1:81 -r 198.19.0.11",
+      "-a -t 198.18.100.1:80 -r 198.19.0.12 -m",
+      "-D -u 198.18.100.1:53",
+      "--set 600 0 30",
+      "-Z -t 198.18.100.1:80",
+      "ipvsadm -Z",
+      "",
+      "-L -n --stats -t 198.18.100.1:80",
+      "ipvsadm -S -n",
+      "-L --timeout",
+    ].join("\n");
+    expect(await t.run("ipvsadm -R", input)).toBe(lines(
+      "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes",
+      "  -> RemoteAddress:Port",
+      "TCP  198.18.100.1:80                     0        0        0        0        0",
+      "  -> 198.19.0.11:80                      0        0        0        0        0",
+      "  -> 198.19.0.12:80                      0        0        0        0        0",
+      "-A -t 198.18.100.1:80 -s rr",
+      "-a -t 198.18.100.1:80 -r 198.19.0.11:80 -m -w 1",
+      "-a -t 198.18.100.1:80 -r 198.19.0.12:80 -m -w 1",
+      "-A -t 198.18.100.1:81 -s wrr",
+      "-a -t 198.18.100.1:81 -r 198.19.0.12:81 -m -w 3",
+      "Timeout (tcp tcpfin udp): 600 120 30",
+    ));
+  });
+
+  it("-C, then a whole table, is one change", async () => {
+    const t = await appliance("ipvsadm -A -t 198.18.100.1:80 -s rr");
+    expect(await t.run("ipvsadm -R", "-C\n-A -u 198.18.100.1:53 -s sh\n-a -u 198.18.100.1:53 -r 198.19.0.13 -m\n")).toBe("");
+    expect(await t.run("ipvsadm -S -n")).toBe("-A -u 198.18.100.1:53 -s sh\n-a -u 198.18.100.1:53 -r 198.19.0.13:53 -m -w 1");
+  });
+
+  it("answers -h and -v as ipvsadm does", async () => {
+    const t = await appliance();
+    expect(await t.run("ipvsadm -R", "-v\n")).toBe(await t.run("ipvsadm -v"));
+    expect(await t.run("ipvsadm -R", "-h\n")).toBe(await t.run("ipvsadm -h"));
+  });
+
+  it("refuses a line that fails where it stands, and a nested -R, changing nothing", async () => {
+    const t = await appliance("ipvsadm -A -t 198.18.100.1:80 -s rr");
+    expect(await t.run("ipvsadm -R", "-A -t 198.18.100.1:81\n-Z -t 198.18.100.1:82\n"))
+      .toBe("error: line 2: no such service: -t 198.18.100.1:82");
+    expect(await t.run("ipvsadm -R", "-A -t 198.18.100.1:81\n-R\n")).toBe("error: line 2: -R cannot be used inside -R input");
+    expect(await t.run("ipvsadm -R", "-L -t 198.18.100.1:81\n")).toBe("error: line 1: no such service: -t 198.18.100.1:81");
+    expect(await t.run("ipvsadm -S -n")).toBe("-A -t 198.18.100.1:80 -s rr");
+  });
+
+  it("lists nothing for a service a later line deleted", async () => {
+    const t = await appliance();
+    expect(await t.run("ipvsadm -R", "-A -t 198.18.100.1:81\n-L -n -t 198.18.100.1:81\n-D -t 198.18.100.1:81\n-S -n\n")).toBe("");
+  });
+});

@@ -41,27 +41,36 @@ function stageParsed(p: Parsed, d: Draft): void {
 }
 
 /**
- * ipvsadm -R: each line of input is an ipvsadm command line; all become one
- * change. A big input is staged in slices, with event-loop turns between
- * them, so forwarding goes on meanwhile.
+ * ipvsadm -R: each line of input is an ipvsadm command line, as ipvsadm's
+ * restore_table reads it. The changes become one change; the rest (-Z,
+ * listings, -S, -h, -v) are returned, checked against the table as it stands
+ * at their line, to run once the change is in force. A big input is staged in
+ * slices, with event-loop turns between them, so forwarding goes on meanwhile.
  */
-async function stageRestore(input: string, d: Draft): Promise<void> {
+async function stageRestore(input: string, d: Draft): Promise<Parsed[]> {
   const lines = input.split(/\r?\n/);
   const pause = new Yielder();
+  const after: Parsed[] = [];
   for (let i = 0; i < lines.length; i++) {
     try {
       let words = tokenize(lines[i]);
       if (words[0] === "ipvsadm") words = words.slice(1);
       if (words.length === 0) continue;
       const p = parseIpvsadm(words);
-      if (!CHANGES.has(p.cmd)) fail("NOT_A_RULE", `'${words[0]}' is not a rule`);
-      stageParsed(p, d);
+      if (CHANGES.has(p.cmd)) {
+        stageParsed(p, d);
+      } else {
+        if (p.cmd === "R") fail("NESTED_RESTORE", "-R cannot be used inside -R input");
+        if (p.svc && !d.services.has(svcKeyText(p.svc))) fail("NO_SUCH_SERVICE", `no such service: ${svcKeyOption(p.svc)}`);
+        after.push(p);
+      }
     } catch (e) {
       if (e instanceof WeirError) throw new WeirError(e.code, `line ${i + 1}: ${e.message}`);
       throw e;
     }
     if (pause.due()) await pause.next();
   }
+  return after;
 }
 
 function bits(names: string[] | undefined): number {
@@ -112,22 +121,34 @@ export class IpvsadmCommand implements CommandHandler {
       await model.change((d) => stageParsed(p, d));
       return ok();
     }
+    if (p.cmd !== "R") return ok(await this.query(p));
+    let after: Parsed[] = [];
+    await model.change(async (d) => { after = await stageRestore(ctx.input ?? "", d); });
+    const out: string[] = [];
+    for (const q of after) {
+      // A service a later line deleted has nothing left to zero or list.
+      if (q.svc && !model.state.services.has(svcKeyText(q.svc))) continue;
+      const text = await this.query(q);
+      if (text !== "") out.push(text);
+    }
+    return ok(out.join("\n"));
+  }
+
+  /** The commands that change nothing: -L, -S, -Z, -h, -v. */
+  private async query(p: Parsed): Promise<string> {
     switch (p.cmd) {
-      case "R":
-        await model.change((d) => stageRestore(ctx.input ?? "", d));
-        return ok();
       case "S":
-        return ok(this.save().join("\n"));
+        return this.save().join("\n");
       case "Z":
         if (p.svc) this.findView(p.svc);
-        model.dp.zeroStats(p.svc ? toDpKey(p.svc) : undefined);
-        return ok();
+        this.env.model.dp.zeroStats(p.svc ? toDpKey(p.svc) : undefined);
+        return "";
       case "h":
-        return ok(USAGE);
+        return USAGE;
       case "v":
-        return ok("ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)");
+        return "ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)";
       default:
-        return ok((await this.list(p)).join("\n"));
+        return (await this.list(p)).join("\n");
     }
   }
 
