@@ -35,12 +35,13 @@ export function buildCli(): Command {
     .option("--serial <device>", "serial console on this tty (default: stdin when it is a terminal)")
     .option("--workers <n>", "data-plane workers", (v) => parsePositive(v, "--workers"), 1)
     .option("--conn-capacity <n>", "connection table entries (IPv4)", (v) => parsePositive(v, "--conn-capacity"))
+    .option("--console-password-file <file>", "the serial console's password (hash), set with `console-password set`")
     .option("--image <file>", "booted from an appliance image: its layout (image words, mark-good after the health check)")
     .action(async (o) => {
       const { runAppliance } = await import("./appliance/run.js");
       process.exitCode = await runAppliance({
         config: o.config, ctl: o.ctl, ws: o.ws, wsTokenFile: o.wsTokenFile, tlsCert: o.tlsCert, tlsKey: o.tlsKey, tlsSelfSigned: o.tlsSelfSigned,
-        metrics: o.metrics, serial: o.serial, workers: o.workers, connCapacity: o.connCapacity, image: o.image,
+        metrics: o.metrics, serial: o.serial, workers: o.workers, connCapacity: o.connCapacity, image: o.image, consolePasswordFile: o.consolePasswordFile,
       });
     });
 
@@ -63,6 +64,16 @@ export function buildCli(): Command {
     .action(async (o) => {
       const { runConsole } = await import("./console/transport/ws-client.js");
       process.exitCode = await runConsole({ url: o.url, token: o.token, tokenFile: o.tokenFile });
+    });
+
+  program.command("console-password")
+    .description("check the console password on the terminal (the appliance's recovery shell): exit 0 when it matches or none is set")
+    .argument("<action>", "check")
+    .requiredOption("--file <file>", "the password file (weir run --console-password-file)")
+    .action(async (action: string, o) => {
+      if (action !== "check") throw new Error(`console-password: unknown action '${action}' (check)`);
+      const { checkPasswordOnTerminal } = await import("./console/transport/password-prompt.js");
+      process.exitCode = await checkPasswordOnTerminal(o.file);
     });
 
   program.command("demo")

@@ -18,6 +18,12 @@ export interface CommandContext {
    * reads stdin (`weir ctl -- ipvsadm -R < rules` sends the file here).
    */
   input?: string;
+  /**
+   * Asks the operator on the same terminal and resolves with the answer
+   * (undefined when the session ended). Only the serial console can; a
+   * secret answer is not echoed.
+   */
+  ask?(question: string, opts?: { secret?: boolean }): Promise<string | undefined>;
 }
 
 export interface Interpreter {

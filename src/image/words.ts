@@ -1,5 +1,5 @@
 // Console words of an appliance booted from an image:
-//   image status                    both slots, versions, active, good, boot order
+//   image status                    both slots, versions, active, good, boot order, TLS fingerprint
 //   image upgrade PATH [force]      install a signed bundle into the other slot and reboot
 //   factory-reset confirm           clear the saved configuration and reboot
 //   reboot
@@ -12,12 +12,14 @@ import type { CommandHandler } from "../console/registry.js";
 import { err, ok } from "../console/types.js";
 import { rebootSoon, type ApplianceImage } from "./appliance.js";
 
-export function imageStatus(img: ApplianceImage): CommandHandler {
+/** fingerprint: the console's TLS certificate (what `weir console --fingerprint` pins), when it has one. */
+export function imageStatus(img: ApplianceImage, fingerprint: () => string | undefined = () => undefined): CommandHandler {
   return {
-    help: "image status — both slots' versions, which is active, which is good, the boot order",
+    help: "image status — both slots' versions, which is active, which is good, the boot order, the console's TLS fingerprint",
     async execute(args) {
       if (args.length) return err(`unexpected argument '${args[0]}'`);
-      return ok(await img.status());
+      const fp = fingerprint();
+      return ok(`${await img.status()}${fp ? `\nconsole TLS certificate SHA-256 fingerprint: ${fp}` : ""}`);
     },
   };
 }

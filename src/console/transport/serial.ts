@@ -12,6 +12,9 @@
 //   session and a fresh one starts with the banner and an empty history;
 //   Ctrl-C clears the line being typed. Anything typed ahead after `exit`
 //   is dropped with the old session.
+// With a console password set (password.ts; `console-password set`), each
+// session starts with a login: three tries, the input not echoed, a pause
+// after each wrong one, then the session starts over.
 //   No stty is needed: the fd is wrapped in tty.ReadStream/WriteStream and
 //   readline puts it into raw mode through libuv (no echo, no canonical line
 //   discipline, no signal characters, output still maps \n to \r\n) and
@@ -28,6 +31,7 @@ import { WeirError } from "../../dataplane/errors.js";
 import { logger, type Logger } from "../../log.js";
 import type { Interpreter } from "../types.js";
 import { executeLine, isExit } from "./execute.js";
+import { verifyPassword } from "../password.js";
 
 export const PROMPT = "weir> ";
 
@@ -46,7 +50,13 @@ export interface SerialConsoleOptions {
   banner?: string | (() => string);
   prompt?: string;
   log?: Logger;
+  /** The console password's hash now (read each session), or undefined: no login. */
+  passwordHash?: () => string | undefined;
+  /** Pause after a wrong password (default 2 s). */
+  loginDelayMs?: number;
 }
+
+const LOGIN_TRIES = 3;
 
 export interface SerialConsole {
   /** Resolves when the console has stopped (its one session ended, or close()). */
@@ -127,6 +137,8 @@ export function startSerialConsole(opts: SerialConsoleOptions): SerialConsole {
     output.write(banner() + "\n");
     const rl = readline.createInterface({ input, output, terminal, prompt, completer, historySize: 200, crlfDelay: Infinity });
     current = rl;
+    // Lines are taken from here on (typed-ahead ones included); a pending question takes its own line first.
+    const lines = rl[Symbol.asyncIterator]();
     rl.on("SIGINT", () => {
       if (ctrlCSignals) {
         process.kill(process.pid, "SIGINT");
@@ -136,16 +148,42 @@ export function startSerialConsole(opts: SerialConsoleOptions): SerialConsole {
       rl.write(null, { ctrl: true, name: "u" });
       rl.prompt();
     });
+    // Typed characters reach the output through readline's echo; a secret answer mutes it.
+    let muted = false;
+    const rlw = rl as unknown as { _writeToOutput(s: string): void };
+    const echo = rlw._writeToOutput.bind(rl);
+    rlw._writeToOutput = (s: string) => { if (!muted) echo(s); };
+    let gone = false;
+    rl.once("close", () => { gone = true; });
+    const ask = (question: string, o: { secret?: boolean } = {}) =>
+      new Promise<string | undefined>((resolve) => {
+        if (gone) { resolve(undefined); return; }
+        const onClose = () => resolve(undefined);
+        rl.once("close", onClose);
+        output.write(question);
+        muted = o.secret === true;
+        rl.question("", (answer) => {
+          rl.off("close", onClose);
+          if (muted) output.write("\n");
+          muted = false;
+          resolve(answer);
+        });
+      });
+    if (!(await login(ask))) {
+      rl.close();
+      current = undefined;
+      return gone ? "eof" : "exit";
+    }
     let ended: "exit" | "eof" = "eof";
     rl.prompt();
-    for await (const raw of rl) {
+    for await (const raw of { [Symbol.asyncIterator]: () => lines }) {
       const line = raw.trim();
       if (isExit(line)) {
         ended = "exit";
         break;
       }
       if (line !== "") {
-        const r = await executeLine(opts.interpreter, line, { source: "serial" }, log);
+        const r = await executeLine(opts.interpreter, line, { source: "serial", ask }, log);
         if (stopping) break;
         if (r.text !== "") output.write(r.text + "\n");
       }
@@ -154,6 +192,21 @@ export function startSerialConsole(opts: SerialConsoleOptions): SerialConsole {
     rl.close();
     current = undefined;
     return ended;
+  }
+
+  /** True when no password is set, or the operator gave it within LOGIN_TRIES. */
+  async function login(ask: (q: string, o?: { secret?: boolean }) => Promise<string | undefined>): Promise<boolean> {
+    const hash = opts.passwordHash?.();
+    if (hash === undefined) return true;
+    for (let i = 0; i < LOGIN_TRIES && !stopping; i++) {
+      const pw = await ask("Password: ", { secret: true });
+      if (pw === undefined) return false;
+      if (await verifyPassword(pw, hash)) return true;
+      log.warn({ device: opts.device }, "serial console: wrong password");
+      await new Promise((r) => setTimeout(r, opts.loginDelayMs ?? 2000));
+      output.write("Login incorrect\n");
+    }
+    return false;
   }
 
   let inputGone = false;
