@@ -10,6 +10,20 @@
 // binds synchronously inside listen()), then chmod'ed 0600 again in case the
 // umask could not be set (worker threads cannot); connections that arrive
 // before that chmod are dropped, so none is ever served from a wider mode.
+//
+// Limits (each enforced here, or in framing.ts's LineSplitter):
+//   - a request frame is at most maxRequestBytes (MAX_REQUEST_BYTES, 64 MiB:
+//     a whole large `ipvsadm -R` is one request); a longer one gets an error
+//     reply and the connection is closed;
+//   - at most maxConnections (32) connections at once; one more gets an
+//     error reply and is closed;
+//   - a connection idle for idleTimeoutMs (10 minutes: nothing arriving and
+//     no request running) is closed, so forgotten clients do not keep their
+//     slots; a long request is never cut.
+// Bad input (not JSON, wrong types, bytes that are not UTF-8) gets an error
+// reply and the connection goes on; nothing a client sends can make an
+// exception escape (a failure inside a request's handling closes that
+// connection and is logged).
 
 import net from "node:net";
 import fs from "node:fs";
@@ -28,8 +42,12 @@ export interface CtlServerOptions {
   /** Socket path (default DEFAULT_CTL_PATH). Its directory is created (0755) if missing. */
   path?: string;
   interpreter: Interpreter;
-  /** Largest request frame in bytes (default MAX_REQUEST_BYTES, 1 MiB). */
+  /** Largest request frame in bytes (default MAX_REQUEST_BYTES, 64 MiB). */
   maxRequestBytes?: number;
+  /** Connections at once, at most (default 32); one more gets an error reply and is closed. */
+  maxConnections?: number;
+  /** Close a connection idle this long (nothing arriving, no request running), ms (default 10 minutes). */
+  idleTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -89,6 +107,8 @@ function listenPrivate(server: net.Server, p: string): Promise<void> {
 export async function startCtlServer(opts: CtlServerOptions): Promise<CtlServer> {
   const socketPath = path.resolve(opts.path ?? DEFAULT_CTL_PATH);
   const limit = opts.maxRequestBytes ?? MAX_REQUEST_BYTES;
+  const maxConnections = opts.maxConnections ?? 32;
+  const idleTimeoutMs = opts.idleTimeoutMs ?? 10 * 60_000;
   const log = opts.log ?? logger("console.socket");
   const interpreter = opts.interpreter;
 
@@ -105,9 +125,15 @@ export async function startCtlServer(opts: CtlServerOptions): Promise<CtlServer>
       sock.destroy();
       return;
     }
+    sock.on("error", (e) => log.debug({ err: e }, "control connection error"));
+    if (conns.size >= maxConnections) {
+      log.warn({ maxConnections }, "control socket: too many connections; one refused");
+      sock.end(encodeReply({ ok: false, text: `error: too many control connections (at most ${maxConnections})` }));
+      setTimeout(() => sock.destroy(), 2000).unref();
+      return;
+    }
     conns.add(sock);
     sock.on("close", () => conns.delete(sock));
-    sock.on("error", (e) => log.debug({ err: e }, "control connection error"));
     serve(sock);
   });
 
@@ -116,12 +142,31 @@ export async function startCtlServer(opts: CtlServerOptions): Promise<CtlServer>
     // Requests run one after another so replies come back in order.
     let chain: Promise<void> = Promise.resolve();
     let ending = false;
+    let running = 0;
+    let idle: NodeJS.Timeout | undefined;
+    const rearm = () => {
+      clearTimeout(idle);
+      idle = running > 0 || sock.destroyed ? undefined : setTimeout(() => {
+        log.debug("control connection idle: closed");
+        sock.destroy();
+      }, idleTimeoutMs);
+    };
+    sock.on("close", () => clearTimeout(idle));
+    rearm();
+    /** Queues a step; a step that throws (a bug) ends this connection, never the process. */
+    const then = (step: () => void | Promise<void>) => {
+      chain = chain.then(step).catch((e) => {
+        log.error({ err: e }, "control request failed");
+        sock.destroy();
+      });
+    };
     sock.on("data", (chunk: Buffer) => {
+      rearm();
       if (ending) return;
       const frames = splitter.push(chunk);
       if (frames === "overflow") {
         ending = true;
-        chain = chain.then(() => {
+        then(() => {
           sock.end(encodeReply({ ok: false, text: `error: request larger than ${limit} bytes` }));
           // Whatever the client still sends is discarded; give it a moment to read.
           setTimeout(() => sock.destroy(), 2000).unref();
@@ -130,27 +175,38 @@ export async function startCtlServer(opts: CtlServerOptions): Promise<CtlServer>
       }
       for (const frame of frames) {
         if (frame.trim() === "") continue;
-        chain = chain.then(async () => {
-          if (ending || sock.destroyed) return;
-          const req = decodeRequest(frame);
-          if (typeof req === "string") {
-            sock.write(encodeReply({ ok: false, text: `error: ${req}` }));
-            return;
+        running++;
+        rearm();
+        then(async () => {
+          try {
+            await handle(frame);
+          } finally {
+            running--;
+            rearm();
           }
-          if (isExit(req.line)) {
-            ending = true;
-            sock.end(encodeReply({ ok: true, text: "" }));
-            return;
-          }
-          const reply = await executeLine(interpreter, req.line, { source: "socket", input: req.input }, log);
-          if (!sock.destroyed) sock.write(encodeReply(reply));
         });
       }
     });
     sock.on("end", () => {
       // The client half-closed: answer what is queued, then close our side.
-      chain = chain.then(() => { if (!sock.destroyed) sock.end(); });
+      then(() => { if (!sock.destroyed) sock.end(); });
     });
+
+    async function handle(frame: string): Promise<void> {
+      if (ending || sock.destroyed) return;
+      const req = decodeRequest(frame);
+      if (typeof req === "string") {
+        sock.write(encodeReply({ ok: false, text: `error: ${req}` }));
+        return;
+      }
+      if (isExit(req.line)) {
+        ending = true;
+        sock.end(encodeReply({ ok: true, text: "" }));
+        return;
+      }
+      const reply = await executeLine(interpreter, req.line, { source: "socket", input: req.input }, log);
+      if (!sock.destroyed) sock.write(encodeReply(reply));
+    }
   }
 
   await listenPrivate(server, socketPath);

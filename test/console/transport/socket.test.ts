@@ -1,6 +1,7 @@
 // The control socket server: file mode, stale and live sockets, the JSON-lines
 // framing (multi-line replies, attached input, several requests per
-// connection, bad and oversized frames).
+// connection, bad and oversized frames), the connection cap and the idle
+// timeout.
 
 import { describe, it, expect, beforeEach, afterEach } from "vitest";
 import fs from "node:fs";
@@ -140,6 +141,43 @@ describe("control socket", () => {
     await server!.close();
     server = undefined;
     expect(fs.existsSync(sockPath)).toBe(false);
+  });
+
+  it("refuses a connection past maxConnections with an error reply, and takes one again once a slot is free", async () => {
+    server = await startCtlServer({ path: sockPath, interpreter: interp, log: quietLog, maxConnections: 2 });
+    const held = await Promise.all([0, 1].map(() => new Promise<net.Socket>((resolve) => {
+      const s = net.connect(sockPath);
+      s.on("error", () => {});
+      s.once("connect", () => resolve(s));
+    })));
+    // Both held connections are served.
+    for (const [i, s] of held.entries()) {
+      s.write(req({ line: `echo held${i}` }));
+      expect(await new Promise((r) => s.once("data", (d) => r(d.toString())))).toBe(`{"ok":true,"text":"held${i}"}\n`);
+    }
+    expect(await exchange(sockPath, req({ line: "echo third" }))).toEqual([{ ok: false, text: "error: too many control connections (at most 2)" }]);
+    held[0].destroy();
+    let r: unknown[] = [];
+    for (let i = 0; i < 200; i++) { // until the server has seen the close
+      r = await exchange(sockPath, req({ line: "echo again" }));
+      if ((r[0] as { ok: boolean }).ok) break;
+      await new Promise((w) => setTimeout(w, 10));
+    }
+    expect(r).toEqual([{ ok: true, text: "again" }]);
+    held[1].destroy();
+  });
+
+  it("closes an idle connection, but never while a request runs", async () => {
+    server = await startCtlServer({ path: sockPath, interpreter: interp, log: quietLog, idleTimeoutMs: 1500 });
+    const idle = net.connect(sockPath);
+    idle.on("error", () => {});
+    await new Promise((r) => idle.once("close", r)); // sent nothing: closed by the server
+    const busy = net.connect(sockPath);
+    const got: Buffer[] = [];
+    busy.on("data", (d: Buffer) => got.push(d));
+    busy.write(req({ line: "slow 3000" })); // longer than the idle timeout, and not half-closed
+    await new Promise((r) => busy.once("close", r));
+    expect(Buffer.concat(got).toString()).toBe('{"ok":true,"text":"slept 3000"}\n');
   });
 
   it("turns an interpreter exception into an error reply", async () => {
