@@ -23,6 +23,7 @@ import { NeighbourProber } from "../dataplane/probe.js";
 import { WorkerPool } from "../dataplane/replica/pool.js";
 import { steerProgram } from "../dataplane/steer.js";
 import { showWorkers, crashWorker, linkStats } from "./workers.js";
+import { installLastResort } from "./lastresort.js";
 import type { ConfigState } from "../config/state.js";
 import { ApplianceImage } from "../image/appliance.js";
 import { Watchdog } from "../image/watchdog.js";
@@ -61,6 +62,8 @@ const MAX_WORKERS = 64;
 
 export async function runAppliance(opts: RunOptions): Promise<number> {
   const log = logger("run");
+  // From here on a stray exception is logged, not the appliance's end (lastresort.ts says why).
+  installLastResort({ log });
   const workers = opts.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
     process.stderr.write(`weir run: --workers must be 1 to ${MAX_WORKERS} (got ${opts.workers})\n`);
@@ -213,7 +216,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
         interpreter: interp, host, port, tokenFile: opts.wsTokenFile,
         tls,
         statsSource: () => statsSnapshot(model, rates),
-        uploads: image ? { dir: "/run/weir/uploads", maxBytes: 1 << 30 } : undefined,
+        uploads: image ? uploadOptions(image) : undefined,
         log: logger("ws"),
       });
       closers.push(() => ws!.close());
@@ -316,6 +319,18 @@ function healthIndex(model: ConfigModel, monitor: HealthMonitor): Map<string, bo
     }
   }
   return out;
+}
+
+/**
+ * Where the WebSocket console puts uploaded bundles: on disk, never in /run
+ * (tmpfs: memory the data plane needs). The image's disk storage is its
+ * config partition (layout.configDir); a layout that names a data partition
+ * (dataDir) is used first. upload.ts refuses uploads, saying why, when the
+ * directory is in memory after all (the partition did not mount) or too full.
+ */
+function uploadOptions(image: ApplianceImage): { dir: string; maxBytes: number; totalBytes: number } {
+  const layout = image.layout as ApplianceImage["layout"] & { dataDir?: string };
+  return { dir: `${layout.dataDir ?? layout.configDir}/uploads`, maxBytes: 1 << 30, totalBytes: 1 << 30 };
 }
 
 function keyText(k: ServiceKey): string {
