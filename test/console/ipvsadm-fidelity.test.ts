@@ -4,6 +4,7 @@
 
 import { describe, expect, it } from "vitest";
 import { makeConsole, type TestConsole } from "./helpers.js";
+import { portByName, portName } from "../../src/config/portnames.js";
 import { tcp4Frame } from "../helpers/frames.js";
 import { CLIENT_MAC, ETH0_MAC, fromClient, syn, topology } from "./fixture.js";
 
@@ -290,5 +291,147 @@ describe("ipvsadm -R reads every ipvsadm command line", () => {
   it("lists nothing for a service a later line deleted", async () => {
     const t = await appliance();
     expect(await t.run("ipvsadm -R", "-A -t 198.18.100.1:81\n-L -n -t 198.18.100.1:81\n-D -t 198.18.100.1:81\n-S -n\n")).toBe("");
+  });
+});
+
+describe("port names", () => {
+  // ipvsadm -S without -n writes ports by name (getservbyport), and ipvsadm
+  // reads them back (getservbyname); the appliance ships the common names.
+  const NAMED = [
+    "ipvsadm -A -t 198.18.100.1:http -s rr",
+    "ipvsadm -a -t 198.18.100.1:http -r 198.19.0.11:http-alt -m",
+    "ipvsadm -a -t 198.18.100.1:www -r 198.19.0.12 -m",
+    "ipvsadm -A -t 198.18.100.1:rdp",
+    "ipvsadm -A -u 198.18.100.1:domain",
+    "ipvsadm -a -u 198.18.100.1:domain -r 198.19.0.13:5353 -m",
+    "ipvsadm -A -t [2001:db8:100::1]:https -s rr",
+    "ipvsadm -a -t [2001:db8:100::1]:https -r [2001:db8:1::11]:8443 -m",
+    "ipvsadm -A -f 3",
+    "ipvsadm -a -r 198.19.0.11:smtp -f 3 -g",
+    "ipvsadm -a -f 3 -r 198.19.0.11:submission -g",
+  ];
+  const NUMERIC_S = lines(
+    "-A -t 198.18.100.1:80 -s rr",
+    "-a -t 198.18.100.1:80 -r 198.19.0.11:8080 -m -w 1",
+    "-a -t 198.18.100.1:80 -r 198.19.0.12:80 -m -w 1",
+    "-A -t 198.18.100.1:3389 -s wlc",
+    "-A -u 198.18.100.1:53 -s wlc",
+    "-a -u 198.18.100.1:53 -r 198.19.0.13:5353 -m -w 1",
+    "-A -t [2001:db8:100::1]:443 -s rr",
+    "-a -t [2001:db8:100::1]:443 -r [2001:db8:1::11]:8443 -m -w 1",
+    "-A -f 3 -s wlc",
+    "-a -f 3 -r 198.19.0.11:25 -g -w 1",
+    "-a -f 3 -r 198.19.0.11:587 -g -w 1",
+  );
+  const NAMED_S = lines(
+    "-A -t 198.18.100.1:http -s rr",
+    "-a -t 198.18.100.1:http -r 198.19.0.11:http-alt -m -w 1",
+    "-a -t 198.18.100.1:http -r 198.19.0.12:http -m -w 1",
+    "-A -t 198.18.100.1:ms-wbt-server -s wlc",
+    "-A -u 198.18.100.1:domain -s wlc",
+    "-a -u 198.18.100.1:domain -r 198.19.0.13:mdns -m -w 1",
+    "-A -t [2001:db8:100::1]:https -s rr",
+    "-a -t [2001:db8:100::1]:https -r [2001:db8:1::11]:8443 -m -w 1",
+    "-A -f 3 -s wlc",
+    "-a -f 3 -r 198.19.0.11:smtp -g -w 1",
+    "-a -f 3 -r 198.19.0.11:submission -g -w 1",
+  );
+
+  it("reads ports by name; -S writes names without -n, numbers with it", async () => {
+    const t = await appliance(...NAMED);
+    expect(await t.run("ipvsadm -S -n")).toBe(NUMERIC_S);
+    expect(await t.run("ipvsadm -S")).toBe(NAMED_S);
+    expect(await t.run("ipvsadm --save")).toBe(NAMED_S);
+    const config = (await t.run("show running-config")).split("\n").filter((l) => l.startsWith("ipvsadm "));
+    expect(config).toEqual(NUMERIC_S.split("\n").map((l) => `ipvsadm ${l}`));
+    expect(await t.run("ipvsadm -C")).toBe("");
+    expect(await t.run("ipvsadm -R", NAMED_S)).toBe("");
+    expect(await t.run("ipvsadm -S -n")).toBe(NUMERIC_S);
+  });
+
+  it("lists ports by name without -n, as ipvsadm does; -L -n is numeric", async () => {
+    const t = await appliance(...NAMED);
+    expect(await t.run("ipvsadm -L -n")).toBe(lines(
+      ...HEAD,
+      "TCP  198.18.100.1:80 rr",
+      "  -> 198.19.0.11:8080             Masq    1      0          0         ",
+      "  -> 198.19.0.12:80               Masq    1      0          0         ",
+      "TCP  198.18.100.1:3389 wlc",
+      "UDP  198.18.100.1:53 wlc",
+      "  -> 198.19.0.13:5353             Masq    1      0          0         ",
+      "TCP  [2001:db8:100::1]:443 rr",
+      "  -> [2001:db8:1::11]:8443        Masq    1      0          0         ",
+      "FWM  3 wlc",
+      "  -> 198.19.0.11:25               Route   1      0          0         ",
+      "  -> 198.19.0.11:587              Route   1      0          0         ",
+    ));
+    const named = lines(
+      ...HEAD,
+      "TCP  198.18.100.1:http rr",
+      rs("198.19.0.11:http-alt", "Masq", 1),
+      rs("198.19.0.12:http", "Masq", 1),
+      "TCP  198.18.100.1:ms-wbt-server wlc",
+      "UDP  198.18.100.1:domain wlc",
+      rs("198.19.0.13:mdns", "Masq", 1),
+      "TCP  [2001:db8:100::1]:https rr",
+      rs("[2001:db8:1::11]:8443", "Masq", 1),
+      "FWM  3 wlc",
+      rs("198.19.0.11:smtp", "Route", 1),
+      rs("198.19.0.11:submission", "Route", 1),
+    );
+    expect(await t.run("ipvsadm -L")).toBe(named);
+    expect(await t.run("ipvsadm")).toBe(named);
+    expect(await t.run("ipvsadm -L -u 198.18.100.1:domain --stats")).toBe(lines(
+      "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes",
+      "  -> RemoteAddress:Port",
+      "UDP  198.18.100.1:domain                 0        0        0        0        0",
+      "  -> 198.19.0.13:mdns                    0        0        0        0        0",
+    ));
+    fromClient(t, [syn(80, 40000)]);
+    expect((await t.run("ipvsadm -L -c")).split("\n")[2]).toBe("TCP 01:00  SYN_RECV    198.18.0.10:40000  198.18.100.1:http  198.19.0.11:http-alt");
+    expect((await t.run("ipvsadm -L -c -n")).split("\n")[2]).toBe("TCP 01:00  SYN_RECV    198.18.0.10:40000  198.18.100.1:80    198.19.0.11:8080");
+  });
+
+  it("takes a name only for the protocol it is assigned to", async () => {
+    const t = await appliance("ipvsadm -A -u 198.18.100.1:syslog");
+    expect(await t.run("ipvsadm -S -n")).toBe("-A -u 198.18.100.1:514 -s wlc");
+    expect(await t.run("ipvsadm -A -t 198.18.100.1:syslog")).toBe("error: unknown tcp port name 'syslog' in '198.18.100.1:syslog'");
+  });
+
+  it.each([
+    ["ipvsadm -A -t 198.18.100.1:nosuchservice", "error: unknown tcp port name 'nosuchservice' in '198.18.100.1:nosuchservice'"],
+    ["ipvsadm -A -t 198.18.100:http", "error: invalid address '198.18.100' in '198.18.100:http'"],
+    ["ipvsadm -A -t www.example.com:80", "error: host name 'www.example.com' in 'www.example.com:80' is not looked up here: give its address"],
+    ["ipvsadm -A -t localhost:http", "error: host name 'localhost' in 'localhost:http' is not looked up here: give its address"],
+    ["ipvsadm -A -f 1 -r rs1.example -g", "error: option '-r' cannot be used with -A"],
+    ["ipvsadm -a -f 1 -r rs1.example -g", "error: host name 'rs1.example' in 'rs1.example' is not looked up here: give its address"],
+  ])("%s", async (line, want) => {
+    const t = await appliance("ipvsadm -A -f 1");
+    expect(await t.run(line)).toBe(want);
+    expect(await t.run("ipvsadm -S -n")).toBe("-A -f 1 -s wlc");
+  });
+});
+
+describe("the port names table", () => {
+  it("has the IANA names ipvsadm users write, each port's name reading back", () => {
+    const want: [string, number][] = [
+      ["ftp", 21], ["ssh", 22], ["smtp", 25], ["domain", 53], ["http", 80], ["kerberos", 88], ["pop3", 110], ["ntp", 123],
+      ["imap", 143], ["snmp", 161], ["ldap", 389], ["https", 443], ["submission", 587], ["ldaps", 636], ["imaps", 993],
+      ["pop3s", 995], ["ms-sql-s", 1433], ["radius", 1812], ["mysql", 3306], ["ms-wbt-server", 3389], ["rdp", 3389],
+      ["sip", 5060], ["postgresql", 5432], ["http-alt", 8080], ["www", 80],
+    ];
+    for (const [name, port] of want) {
+      expect(portByName(name, "tcp"), name).toBe(port);
+      expect(portByName(name, "udp"), name).toBe(port);
+    }
+    for (let port = 0; port < 65536; port++) {
+      for (const proto of ["tcp", "udp"] as const) {
+        const name = portName(port, proto);
+        if (name !== null) expect(portByName(name, proto)).toBe(port);
+      }
+    }
+    expect(portName(3389, "tcp")).toBe("ms-wbt-server");
+    expect(portName(8443, "tcp")).toBe(null);
+    expect(portByName("HTTP", "tcp")).toBe(null);
   });
 });

@@ -56,7 +56,19 @@ describe("ipvsadm -L layouts", () => {
     expect(await t.run("ipvsadm -L -n")).toBe(want);
     expect(await t.run("ipvsadm -Ln")).toBe(want);
     expect(await t.run("ipvsadm --list --numeric")).toBe(want);
-    expect(await t.run("ipvsadm -l")).toBe(want);
+    // Without -n, ports by name, as ipvsadm's getservbyport gives them.
+    expect(await t.run("ipvsadm -l")).toBe(lines(
+      ...want.split("\n").slice(0, 3),
+      "TCP  198.18.100.1:http rr",
+      "  -> 198.19.0.11:http             Masq    3      0          0         ",
+      "  -> 198.19.0.12:http             Masq    1      0          0         ",
+      "TCP  198.18.100.2:https wlc",
+      "  -> 198.19.0.11:https            Tunnel  1      0          0         ",
+      "UDP  198.18.100.1:domain sh (sh-fallback,sh-port) persistent 60 mask 255.255.255.0 ops",
+      "  -> 198.19.0.13:mdns             Masq    1      0          0         ",
+      "FWM  7 wlc persistent 360",
+      "  -> 198.19.0.13:0                Route   0      0          0         ",
+    ));
   });
 
   it("keeps insertion order with --nosort", async () => {
@@ -134,7 +146,7 @@ describe("ipvsadm -L layouts", () => {
       "  -> 198.19.0.12:80                      0        0        0        0        0",
     ]);
     expect(await t.run("ipvsadm -Z")).toBe("");
-    expect((await t.run("ipvsadm -L --stats -u 198.18.100.1:53")).split("\n")[2]).toBe(
+    expect((await t.run("ipvsadm -L -n --stats -u 198.18.100.1:53")).split("\n")[2]).toBe(
       "UDP  198.18.100.1:53                     0        0        0        0        0");
     expect(await t.run("ipvsadm -Z -t 198.18.100.9:80")).toBe("error: no such service: -t 198.18.100.9:80");
   });
@@ -218,7 +230,7 @@ describe("ipvsadm -L layouts", () => {
       "  -> [2001:db8:1::11]:8080        Masq    2      0          0         ",
       "FWM  3 IPv6 rr persistent 30 mask 64",
     ));
-    expect(await t.run("ipvsadm -S")).toBe(lines(
+    expect(await t.run("ipvsadm -S -n")).toBe(lines(
       "-A -t [2001:db8:100::1]:80 -s rr",
       "-a -t [2001:db8:100::1]:80 -r [2001:db8:1::11]:8080 -m -w 2",
       "-A -f 3 -6 -s rr -p 30 -M 64",

@@ -109,7 +109,7 @@ describe("ipvsadm -S / -C / -R", () => {
     const rules = ["-A -t 198.18.100.1:80 -s rr", "-a -t 198.18.100.1:80 -r 198.19.0.11:80 -m -w 1", "-A -u 198.18.100.1:53 -s wrr -p 300", "-a -u 198.18.100.1:53 -r 198.19.0.12:53 -g -w 2"];
     expect(await t.run("ipvsadm -R", `${rules.join("\n")}\n`)).toBe("");
     expect(commits).toBe(1);
-    expect(await t.run("ipvsadm -S")).toBe([rules[0], rules[1], rules[2], rules[3]].join("\n"));
+    expect(await t.run("ipvsadm -S -n")).toBe([rules[0], rules[1], rules[2], rules[3]].join("\n"));
   });
 });
 

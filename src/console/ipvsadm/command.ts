@@ -84,9 +84,9 @@ function ruleService(s: ServiceConf): RuleService {
   };
 }
 
-/** The configured services as ipvsadm -S lines. */
-export function saveLines(services: Iterable<ServiceConf>, compare: (a: SvcKey, b: SvcKey) => number): string[] {
-  return [...services].sort((a, b) => compare(a.key, b.key)).flatMap((s) => saveRules(ruleService(s)));
+/** The configured services as ipvsadm -S lines (-S -n when numeric). */
+export function saveLines(services: Iterable<ServiceConf>, compare: (a: SvcKey, b: SvcKey) => number, numeric = true): string[] {
+  return [...services].sort((a, b) => compare(a.key, b.key)).flatMap((s) => saveRules(ruleService(s), numeric));
 }
 
 export class IpvsadmCommand implements CommandHandler {
@@ -107,11 +107,11 @@ export class IpvsadmCommand implements CommandHandler {
     if (t.tcp !== DEFAULT_TIMEOUTS.tcp || t.tcpfin !== DEFAULT_TIMEOUTS.tcpfin || t.udp !== DEFAULT_TIMEOUTS.udp) {
       out.push(`ipvsadm --set ${t.tcp} ${t.tcpfin} ${t.udp}`);
     }
-    return [...out, ...this.save().map((l) => `ipvsadm ${l}`)];
+    return [...out, ...this.save(true).map((l) => `ipvsadm ${l}`)];
   }
 
-  private save(): string[] {
-    return saveLines(this.env.model.state.services.values(), compareSvcKeys);
+  private save(numeric: boolean): string[] {
+    return saveLines(this.env.model.state.services.values(), compareSvcKeys, numeric);
   }
 
   async execute(args: string[], ctx: { input?: string }): Promise<Reply> {
@@ -138,7 +138,7 @@ export class IpvsadmCommand implements CommandHandler {
   private async query(p: Parsed): Promise<string> {
     switch (p.cmd) {
       case "S":
-        return this.save().join("\n");
+        return this.save(p.format.numeric).join("\n");
       case "Z":
         if (p.svc) this.findView(p.svc);
         this.env.model.dp.zeroStats(p.svc ? toDpKey(p.svc) : undefined);
@@ -160,7 +160,7 @@ export class IpvsadmCommand implements CommandHandler {
 
   private async list(p: Parsed): Promise<string[]> {
     const { model } = this.env;
-    if (p.connections) return listConnections(await model.dp.allConnections(this.env.now()));
+    if (p.connections) return listConnections(await model.dp.allConnections(this.env.now()), p.format.numeric);
     if (p.timeout) return [timeoutLine(model.dp.getTimeouts())];
     if (p.daemon) return [];
     if (p.format.rate) this.env.rates.start?.();

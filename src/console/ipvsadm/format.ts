@@ -1,10 +1,13 @@
 // ipvsadm's output layouts, column for column (ipvsadm.c print_title,
 // print_service_entry, print_largenum, list_conn, list_timeout): scripts that
-// parse ipvsadm output keep working. Addresses are always numeric.
+// parse ipvsadm output keep working. Without -n ports are printed by name, as
+// ipvsadm's getservbyport does (portnames.ts); addresses are always numeric
+// (the appliance looks up no host names, as ipvsadm does when they have none).
 
 import type { ConnEntry, Counters, FwdName } from "../../dataplane/dataplane.js";
-import { addrPort, lenToMask, maxLen } from "../../config/addr.js";
+import { addrPort, lenToMask, maxLen, type Family } from "../../config/addr.js";
 import { svcKeyOption, type SvcKey } from "../../config/keys.js";
+import { portName } from "../../config/portnames.js";
 import { schedFlagNames } from "../../config/state.js";
 import type { ListFormat } from "./parse.js";
 
@@ -55,9 +58,25 @@ export function title(f: ListFormat): string[] {
   return ["Prot LocalAddress:Port Scheduler Flags", "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn"];
 }
 
-function svcName(k: SvcKey): string {
+/** ADDR:PORT as ipvsadm's addrport_to_anyname prints it: the port by name unless numeric. */
+function endpoint(af: Family, addr: string, port: number, proto: string, numeric: boolean): string {
+  const name = numeric || (proto !== "tcp" && proto !== "udp") ? null : portName(port, proto);
+  if (name === null) return addrPort(af, addr, port);
+  return af === 6 ? `[${addr}]:${name}` : `${addr}:${name}`;
+}
+
+/** The protocol whose port names a service's ports take: TCP for fwmark, as ipvsadm sets it. */
+const protoOf = (k: SvcKey) => (k.kind === "udp" ? "udp" : "tcp");
+
+/** "-t ADDR:PORT", "-f 1": the service as -S writes it. */
+function svcOption(k: SvcKey, numeric: boolean): string {
+  if (k.kind === "fwmark" || numeric) return svcKeyOption(k);
+  return `${k.kind === "tcp" ? "-t" : "-u"} ${endpoint(k.af, k.addr, k.port, k.kind, false)}`;
+}
+
+function svcName(k: SvcKey, numeric: boolean): string {
   if (k.kind === "fwmark") return k.af === 6 ? `FWM  ${k.mark} IPv6` : `FWM  ${k.mark}`;
-  const s = `${k.kind.toUpperCase()}  ${addrPort(k.af, k.addr, k.port)}`;
+  const s = `${k.kind.toUpperCase()}  ${endpoint(k.af, k.addr, k.port, k.kind, numeric)}`;
   return k.af === 6 ? s : s.slice(0, 33);
 }
 
@@ -70,7 +89,7 @@ function persistence(s: RuleService, word: string, maskWord: string): string {
 
 /** One service and its real servers in a listing layout (not -S). */
 export function serviceEntry(s: ListService, f: ListFormat): string[] {
-  const name = svcName(s.key);
+  const name = svcName(s.key, f.numeric);
   const out: string[] = [];
   const ex = f.exact;
   const five = (c: Counters | Rates, keys: string[]) => keys.map((k) => largenum((c as unknown as Record<string, bigint>)[k], ex)).join("");
@@ -81,7 +100,7 @@ export function serviceEntry(s: ListService, f: ListFormat): string[] {
     out.push(`${name} ${s.scheduler}${flags.length ? ` (${flags.join(",")})` : ""}${persistence(s, "persistent", "mask")}${s.onePacket ? " ops" : ""}`);
   }
   for (const d of s.dests) {
-    let dname = addrPort(d.af, d.addr, d.port);
+    let dname = endpoint(d.af, d.addr, d.port, protoOf(s.key), f.numeric);
     if (d.af !== 6) dname = dname.slice(0, 28);
     if (f.stats) out.push(`  -> ${left(dname, 28)}${five(d.stats, ["conns", "inpkts", "outpkts", "inbytes", "outbytes"])}`);
     else if (f.rate) {
@@ -107,12 +126,12 @@ export function listAll(size: number, services: ListService[], f: ListFormat): s
  * print_service_entry's order (-s, -p, -M, -o, -b last); thresholds added
  * when set, so -R restores them.
  */
-export function saveRules(s: RuleService): string[] {
-  const name = svcKeyOption(s.key);
+export function saveRules(s: RuleService, numeric: boolean): string[] {
+  const name = svcOption(s.key, numeric);
   const flags = schedFlagNames(s.scheduler, s.flags);
   const out = [`-A ${name} -s ${s.scheduler}${persistence(s, "-p", "-M")}${s.onePacket ? " -o" : ""}${flags.length ? ` -b ${flags.join(",")}` : ""}`];
   for (const d of s.dests) {
-    let line = `-a ${name} -r ${addrPort(d.af, d.addr, d.port)} ${FWD_SWITCH[d.fwd]} -w ${d.weight}`;
+    let line = `-a ${name} -r ${endpoint(d.af, d.addr, d.port, protoOf(s.key), numeric)} ${FWD_SWITCH[d.fwd]} -w ${d.weight}`;
     if (d.uThreshold) line += ` -x ${d.uThreshold}`;
     if (d.lThreshold) line += ` -y ${d.lThreshold}`;
     out.push(line);
@@ -121,12 +140,13 @@ export function saveRules(s: RuleService): string[] {
 }
 
 /** ipvsadm -L -c. */
-export function listConnections(conns: ConnEntry[]): string[] {
+export function listConnections(conns: ConnEntry[], numeric: boolean): string[] {
   const out = ["IPVS connection entries", `pro expire ${left("state", 11)} ${left("source", 18)} ${left("virtual", 18)} destination`];
   for (const c of conns) {
     const secs = Math.floor(c.expiresMs / 1000);
     const expire = `${String(Math.floor(secs / 60)).padStart(2, "0")}:${String(secs % 60).padStart(2, "0")}`;
-    out.push(`${left(c.proto.toUpperCase(), 3)} ${left(expire, 6)} ${left(c.state, 11)} ${left(addrPort(c.af, c.caddr, c.cport), 18)} ${left(addrPort(c.af, c.vaddr, c.vport), 18)} ${addrPort(c.af, c.daddr, c.dport)}`);
+    const at = (addr: string, port: number) => endpoint(c.af, addr, port, c.proto, numeric);
+    out.push(`${left(c.proto.toUpperCase(), 3)} ${left(expire, 6)} ${left(c.state, 11)} ${left(at(c.caddr, c.cport), 18)} ${left(at(c.vaddr, c.vport), 18)} ${at(c.daddr, c.dport)}`);
   }
   return out;
 }

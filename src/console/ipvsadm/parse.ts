@@ -3,9 +3,10 @@
 // generic_opt_check table, with errors that name the offending token.
 
 import type { FwdName } from "../../dataplane/dataplane.js";
-import { intIn, maskToLen, tryIp, type Family } from "../../config/addr.js";
+import { intIn, maskToLen, parseIp, tryIp, type Family } from "../../config/addr.js";
 import { fail } from "../../config/errors.js";
 import { parseAddrPort, parseMark, type SvcKey } from "../../config/keys.js";
+import { portByName, type PortProto } from "../../config/portnames.js";
 import { DEFAULT_PERSISTENCE, DEFAULT_SCHEDULER, MAX_PERSISTENCE, MAX_TIMEOUT, SCHEDULERS } from "../../config/state.js";
 
 export type Cmd = "A" | "E" | "D" | "C" | "L" | "a" | "e" | "d" | "set" | "R" | "S" | "Z" | "h" | "v";
@@ -153,6 +154,31 @@ function scan(argv: string[]): { given: Given[]; plain: string[] } {
   return { given, plain };
 }
 
+const HOST_NAME = /^(?=.*[A-Za-z])[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/;
+
+/**
+ * host[:port] or [v6]:port as ipvsadm's parse_service reads it, the port by
+ * number or by name (portnames.ts). Host names are not looked up: the
+ * appliance has no resolver of its own.
+ */
+function hostPort(text: string, proto: PortProto): { af: Family; addr: string; port: number | null } {
+  let host = text;
+  let port: string | undefined;
+  const close = text.startsWith("[") ? text.indexOf("]") : -1;
+  if (close > 0) {
+    host = text.slice(1, close);
+    if (text[close + 1] === ":") port = text.slice(close + 2);
+  } else if (text.split(":").length === 2) {
+    [host, port] = text.split(":");
+  }
+  if (HOST_NAME.test(host) && tryIp(host) === null) fail("BAD_ADDRESS", `host name '${host}' in '${text}' is not looked up here: give its address`);
+  if (port === undefined || !/^[A-Za-z]/.test(port)) return parseAddrPort(text);
+  const n = portByName(port, proto);
+  if (n === null) fail("BAD_PORT", `unknown ${proto} port name '${port}' in '${text}'`);
+  const a = parseIp(host, text);
+  return { af: a.af, addr: a.text, port: n };
+}
+
 function number(v: string, min: number, max: number, what: string): number {
   const n = intIn(v, min, max);
   if (n === null) fail("BAD_VALUE", `invalid ${what} '${v}' (${min}-${max})`);
@@ -175,6 +201,7 @@ export function parseIpvsadm(argv: string[]): Parsed {
   };
   let svcKind: "t" | "u" | "f" | undefined;
   let svcText = "";
+  let destText: string | undefined;
   let netmaskText: string | undefined;
   let flagsText: string | undefined;
   let v6 = false;
@@ -199,7 +226,7 @@ export function parseIpvsadm(argv: string[]): Parsed {
         break;
       case "p": p.persistent = v === undefined ? DEFAULT_PERSISTENCE : number(v, 1, MAX_PERSISTENCE, "persistence timeout"); break;
       case "M": netmaskText = v; break;
-      case "r": p.dest = parseAddrPort(v); break;
+      case "r": destText = v; break;
       case "fwd": p.fwd = g.def.key === "m" ? "nat" : g.def.key === "i" ? "tun" : "dr"; break;
       case "w": p.weight = number(v, 0, 65535, "weight"); break;
       case "x": p.uThreshold = number(v, 0, 0x7fffffff, "upper threshold"); break;
@@ -259,12 +286,14 @@ export function parseIpvsadm(argv: string[]): Parsed {
       p.svc = { kind: "fwmark", af: v6 ? 6 : 4, mark: parseMark(svcText) };
     } else {
       if (v6) fail("ILLEGAL_OPTION", "option '-6' goes with -f only");
-      const a = parseAddrPort(svcText);
+      const a = hostPort(svcText, svcKind === "t" ? "tcp" : "udp");
       p.svc = { kind: svcKind === "t" ? "tcp" : "udp", af: a.af, addr: a.addr, port: a.port ?? 0 };
     }
   } else if (v6) {
     fail("ILLEGAL_OPTION", "option '-6' goes with -f only");
   }
+  // A real server's port name is the service's protocol's (TCP for -f, as ipvsadm).
+  if (destText !== undefined) p.dest = hostPort(destText, svcKind === "u" ? "udp" : "tcp");
 
   if (cmd === "A" || cmd === "E") {
     if (!p.scheduler) p.scheduler = DEFAULT_SCHEDULER;
