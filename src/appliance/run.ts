@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { DataPlane, type ServiceKey } from "../dataplane/dataplane.js";
 import { ConfigModel } from "../config/model.js";
 import { ConsoleInterpreter } from "../console/interpreter.js";
-import { loadConfigFile } from "../console/loader.js";
+import { bootConfigNotice, loadBootConfig, showConfigStatus, type BootConfig } from "../console/loader.js";
 import { startCtlServer, DEFAULT_CTL_PATH, type CtlServer } from "../console/transport/socket.js";
 import { startWsConsole, parseHostPort, type WsConsole } from "../console/transport/ws.js";
 import { startSerialConsole, consoleBanner, type SerialConsole } from "../console/transport/serial.js";
@@ -179,17 +179,26 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
     interp.register("mgmt", mgmt(image.layout.mgmtDev));
   }
 
+  // A config file that does not load must not brick the appliance: its last
+  // good copy (or nothing) runs and the consoles come up, saying so
+  // (loader.ts). Except on a trial boot: then the new image is what failed.
+  let boot: BootConfig | undefined;
   if (opts.config && existsSync(opts.config)) {
-    const r = await loadConfigFile(interp.registry, model, opts.config);
-    if (!r.ok) {
-      log.error({ config: opts.config, line: r.line }, r.message);
-      process.stderr.write(`${r.text}\n`);
-      await pool?.stop();
-      await io?.close().catch((e) => log.warn({ err: e }, "packet I/O close failed"));
-      return 1;
+    boot = await loadBootConfig(interp.registry, model, opts.config, log);
+    if (boot.failed) {
+      process.stderr.write(`${boot.failed.text}\n`);
+      if (image?.booted.trial) {
+        await image.markBad(`config did not load: ${boot.failed.text}`).catch((e) => log.error({ err: e }, "could not mark the image bad"));
+        await pool?.stop();
+        await io?.close().catch((e) => log.warn({ err: e }, "packet I/O close failed"));
+        return 1;
+      }
+      notices.push(bootConfigNotice(boot)!);
+    } else {
+      log.info({ config: opts.config, lines: boot.lines }, "configuration loaded");
     }
-    log.info({ config: opts.config, lines: r.lines }, "configuration loaded");
   }
+  interp.register("show config-status", showConfigStatus(opts.config, boot));
 
   // Without packet I/O, batches of zero frames keep the connection clock and
   // its expiry sweep going (the I/O loop does it otherwise, once a second when idle).

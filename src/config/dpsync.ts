@@ -112,8 +112,11 @@ export function planNet(dp: DataPlane, a: ConfigState, b: ConfigState): NetOp[] 
   // The connected route of an address goes with the last address of its network.
   const connected = (s: ConfigState, x: AddrConf) =>
     s.addrs.some((y) => y.af === x.af && y.len === x.len && networkOf(y.af, y.addr, y.len) === networkOf(x.af, x.addr, x.len));
+  // An address is dropped from its link as either state has it (a link keeps
+  // its id; the target has none when a whole load is undone).
+  const addrLink = (dev: string) => (a.links.get(dev) ?? b.links.get(dev))!.id;
   const dropAddr = (s: ConfigState, x: AddrConf) => {
-    dp.deleteAddress(linkId(s, x.dev), x.addr);
+    dp.deleteAddress(addrLink(x.dev), x.addr);
     if (!connected(s, x)) {
       try { dp.deleteRoute(`${networkOf(x.af, x.addr, x.len)}/${x.len}`); } catch { /* already gone */ }
     }

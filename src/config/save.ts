@@ -8,10 +8,11 @@ import { open, rename, stat, unlink } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 
-export async function atomicWrite(file: string, data: string): Promise<void> {
+/** Writes `data` to `file` atomically, with `mode` (default: the old file's, else 0644). */
+export async function atomicWrite(file: string, data: string, mode?: number): Promise<void> {
   const dir = path.dirname(path.resolve(file));
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  const mode = await stat(file).then((s) => s.mode & 0o777, () => 0o644);
+  mode ??= await stat(file).then((s) => s.mode & 0o777, () => 0o644);
   const fh = await open(tmp, "wx", mode);
   try {
     try {
