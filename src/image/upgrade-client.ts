@@ -1,15 +1,21 @@
 // `weir image upgrade BUNDLE --url ws://APPLIANCE:8080`: uploads a bundle over
 // the appliance's WebSocket console (upload.ts) and runs `image upgrade` on
 // it there. Exit codes as `weir console`: 0 done, 1 refused, 2 unreachable.
+// The token: --token (discouraged: visible in `ps`), else --token-file FILE,
+// else $WEIR_TOKEN (token.ts's clientToken).
 
 import fs from "node:fs";
 import WebSocket from "ws";
 import { consoleSocketUrl } from "../console/transport/ws-client.js";
+import { clientToken } from "../console/transport/token.js";
 import { MAX_WS_PAYLOAD } from "../console/transport/ws.js";
 
 export interface UpgradeClientOptions {
   url: string;
-  token: string;
+  /** --token: works, but other users see it in `ps`; prefer tokenFile or $WEIR_TOKEN. */
+  token?: string;
+  /** --token-file: the token read from this file. */
+  tokenFile?: string;
   bundle: string;
   force?: boolean;
   out?: NodeJS.WritableStream;
@@ -20,8 +26,19 @@ type Msg = { type?: string; ok?: boolean; ready?: boolean; path?: string; text?:
 
 export async function uploadAndUpgrade(o: UpgradeClientOptions): Promise<number> {
   const out = o.out ?? process.stdout, errOut = o.err ?? process.stderr;
+  let token: string | undefined;
+  try {
+    token = clientToken({ token: o.token, tokenFile: o.tokenFile, defaultFile: false });
+  } catch (e) {
+    errOut.write(`weir image upgrade: ${(e as Error).message}\n`);
+    return 1;
+  }
+  if (!token) {
+    errOut.write("weir image upgrade: no token (give --token-file FILE or set WEIR_TOKEN)\n");
+    return 1;
+  }
   const size = fs.statSync(o.bundle).size;
-  const ws = new WebSocket(consoleSocketUrl(o.url), { headers: { Authorization: `Bearer ${o.token}` }, handshakeTimeout: 15_000 });
+  const ws = new WebSocket(consoleSocketUrl(o.url), { headers: { Authorization: `Bearer ${token}` }, handshakeTimeout: 15_000 });
   const inbox: Msg[] = [];
   let wake: (() => void) | undefined;
   let closed: string | undefined;

@@ -1,7 +1,9 @@
 // The WebSocket console's token: 32 random bytes in base64url, made at first
 // start and kept in a file of mode 0600 (default /var/lib/weir/ws-token), so
 // it survives restarts and only root can read it. Tokens are compared in
-// constant time.
+// constant time. Clients (`weir console`, `weir image upgrade`) find theirs
+// with clientToken: from a file or the environment, as a command-line
+// argument is visible to every user in `ps`.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -62,6 +64,40 @@ export function loadOrCreateToken(file: string = DEFAULT_TOKEN_FILE): string {
 
 export function validateToken(token: string): string {
   return checkToken(token, "token option");
+}
+
+export interface ClientTokenOptions {
+  /** --token TOKEN: works, but discouraged (other users see it in `ps` and /proc). */
+  token?: string;
+  /** --token-file FILE: read, trimmed; a file that cannot be read is an error. */
+  tokenFile?: string;
+  /** Tried last, quietly (default DEFAULT_TOKEN_FILE, readable on the appliance itself); false: none. */
+  defaultFile?: string | false;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A client's token: --token, else --token-file, else $WEIR_TOKEN, else the default file; undefined when none has one. */
+export function clientToken(o: ClientTokenOptions): string | undefined {
+  if (o.token) return o.token;
+  if (o.tokenFile !== undefined) {
+    let text: string;
+    try {
+      text = fs.readFileSync(o.tokenFile, "utf8").trim();
+    } catch (e) {
+      throw new WeirError("WEIR_ERR_TOKEN", `cannot read the token file ${o.tokenFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    if (text === "") throw new WeirError("WEIR_ERR_TOKEN", `the token file ${o.tokenFile} is empty`);
+    return text;
+  }
+  const env = (o.env ?? process.env).WEIR_TOKEN;
+  if (env) return env;
+  const file = o.defaultFile ?? DEFAULT_TOKEN_FILE;
+  if (file === false) return undefined;
+  try {
+    return fs.readFileSync(file, "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Compares in time independent of where the strings differ (both are hashed first, so length leaks nothing either). */

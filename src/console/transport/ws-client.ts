@@ -5,15 +5,15 @@
 //   1  refused (token, origin, lockout) or the connection dropped, or an error
 //      reply when reading lines from a pipe
 //   2  the server could not be reached
-// The token comes from --token, else $WEIR_TOKEN, else the token file (on
-// the appliance itself root can read /var/lib/weir/ws-token); it is sent in
-// an Authorization header.
+// The token comes from --token (discouraged: visible in `ps`), else
+// --token-file FILE, else $WEIR_TOKEN, else the token file (on the appliance
+// itself root can read /var/lib/weir/ws-token): token.ts's clientToken. It is
+// sent in an Authorization header.
 
-import fs from "node:fs";
 import readline from "node:readline";
 import WebSocket from "ws";
 import type { Reply } from "../types.js";
-import { DEFAULT_TOKEN_FILE } from "./token.js";
+import { clientToken } from "./token.js";
 import { WS_PATH } from "./ws.js";
 import { isExit } from "./execute.js";
 
@@ -23,8 +23,9 @@ export { DEFAULT_CONSOLE_URL };
 export interface RunConsoleOptions {
   /** ws://HOST:PORT or wss://HOST:PORT (the /ws path is added when missing). */
   url?: string;
+  /** --token: works, but other users see it in `ps`; prefer tokenFile or $WEIR_TOKEN. */
   token?: string;
-  /** Read when no token is given (default /var/lib/weir/ws-token). */
+  /** --token-file: read when no token is given (an unreadable one is an error). */
   tokenFile?: string;
   /** Extra CA certificate(s) (PEM) to trust for wss: (a self-signed appliance). */
   ca?: string | Buffer;
@@ -44,16 +45,6 @@ export function consoleSocketUrl(url: string): string {
   return u.toString();
 }
 
-function findToken(o: RunConsoleOptions): string | undefined {
-  if (o.token) return o.token;
-  if (process.env.WEIR_TOKEN) return process.env.WEIR_TOKEN;
-  try {
-    return fs.readFileSync(o.tokenFile ?? DEFAULT_TOKEN_FILE, "utf8").trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Words of `commands` that complete what is typed so far (whole-line prefixes). */
 export function completions(commands: readonly string[], line: string): [string[], string] {
   const hits = commands.filter((c) => c.startsWith(line));
@@ -71,9 +62,15 @@ export async function runConsole(opts: RunConsoleOptions = {}): Promise<number> 
     stderr.write(`weir console: ${(e as Error).message}\n`);
     return 2;
   }
-  const token = findToken(opts);
+  let token: string | undefined;
+  try {
+    token = clientToken({ token: opts.token, tokenFile: opts.tokenFile });
+  } catch (e) {
+    stderr.write(`weir console: ${(e as Error).message}\n`);
+    return 1;
+  }
   if (!token) {
-    stderr.write("weir console: no token (give --token, set WEIR_TOKEN, or run where the token file is readable)\n");
+    stderr.write("weir console: no token (give --token-file FILE or set WEIR_TOKEN, or run where the token file is readable)\n");
     return 1;
   }
 
