@@ -28,7 +28,8 @@
 //     of its own source if that source is at its cap, else (pool full) the
 //     oldest of the source holding the most (close 1013). A flood from a few
 //     sources so evicts itself; to push a page's socket out before its auth
-//     message (one round trip) an attacker needs maxPreLogin sources.
+//     message arrives (one round trip), an attacker must open sockets from
+//     maxPreLogin - 1 other sources within that round trip.
 // A handler that throws (a bug) ends that one socket (HTTP 500 or close
 // 1011) and is logged; no input makes an exception escape.
 //
