@@ -11,11 +11,6 @@ import { addImageCommands } from "./image/cli.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-/** Joins words back into one console line, quoting those the shell had unquoted. */
-export function joinWords(words: string[]): string {
-  return words.map((w) => (w === "" || /[\s'"\\#]/.test(w) ? `"${w.replace(/(["\\])/g, "\\$1")}"` : w)).join(" ");
-}
-
 export function buildCli(): Command {
   const program = new Command("weir")
     .description("Weir: an LVS-style layer-4 load balancer (VS/NAT, VS/DR, VS/TUN) with a WebAssembly data plane")
@@ -49,11 +44,11 @@ export function buildCli(): Command {
     .description("send one console line to a running `weir run` (no LINE: read lines from stdin); exit 0 ok, 1 error reply, 2 unreachable")
     .usage("[--ctl PATH] -- LINE")
     .option("--ctl <path>", "control socket", DEFAULT_CTL_PATH)
-    .argument("[line...]", "the console line, after --")
+    .argument("[line...]", "the console line, after --, word by word or as one argument")
     .passThroughOptions()
     .action(async (words: string[], o) => {
-      const { runCtl } = await import("./console/transport/ctl.js");
-      process.exitCode = await runCtl({ socketPath: o.ctl, line: words.length ? joinWords(words) : undefined });
+      const { ctlLine, runCtl } = await import("./console/transport/ctl.js");
+      process.exitCode = await runCtl({ socketPath: o.ctl, line: ctlLine(words) });
     });
 
   program.command("console")

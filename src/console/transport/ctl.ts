@@ -1,5 +1,6 @@
-// `weir ctl`: the control socket's client. The CLI parses its arguments and
-// calls runCtl(), then exits with the code it returns:
+// `weir ctl`: the control socket's client. The CLI parses its arguments,
+// makes the line with ctlLine() and calls runCtl(), then exits with the code
+// it returns:
 //   0  every reply was ok
 //   1  an error reply (its text, "error: …", goes to stderr)
 //   2  the appliance could not be reached (the message says why)
@@ -24,11 +25,30 @@ export const EXIT_UNREACHABLE = 2;
 export interface RunCtlOptions {
   /** Control socket path (default /run/weir/ctl.sock). */
   socketPath?: string;
-  /** The console line (the CLI joins the words after `--` with spaces). Absent: read lines from stdin. */
+  /** The console line (the CLI makes it from the words after `--` with ctlLine). Absent: read lines from stdin. */
   line?: string;
   stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
+}
+
+/** Joins words back into one console line, quoting those the shell had unquoted. */
+function joinWords(words: string[]): string {
+  return words.map((w) => (w === "" || /[\s'"\\#]/.test(w) ? `"${w.replace(/(["\\])/g, "\\$1")}"` : w)).join(" ");
+}
+
+/**
+ * The console line from the words after `--`: given word by word
+ * (`-- ipvsadm -L -n`, each word quoted again as the shell unquoted it) or as
+ * one argument (`-- "ipvsadm -L -n"`, as birdc and `vtysh -c` take a line,
+ * and scripts holding one in a variable pass it), sent then as written. A
+ * lone argument with blanks in it can only be a whole line: no word of the
+ * console language stands alone with a blank inside. Undefined for no words.
+ */
+export function ctlLine(words: string[]): string | undefined {
+  if (words.length === 0) return undefined;
+  if (words.length === 1 && /\s/.test(words[0])) return words[0];
+  return joinWords(words);
 }
 
 /** Raised when the socket cannot be reached or drops before replying. */

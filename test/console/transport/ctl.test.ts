@@ -2,13 +2,14 @@
 // here: exit codes 0/1/2, stdin mode, `ipvsadm -R` taking stdin as input.
 
 import { MAX_REQUEST_BYTES } from "../../../src/console/transport/framing.js";
-import { describe, it, expect, beforeEach, afterEach } from "vitest";
+import { describe, it, expect, beforeEach, afterEach, vi } from "vitest";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { startCtlServer, type CtlServer } from "../../../src/console/transport/socket.js";
-import { runCtl } from "../../../src/console/transport/ctl.js";
+import { ctlLine, runCtl } from "../../../src/console/transport/ctl.js";
+import { buildCli } from "../../../src/cli.js";
 import { fakeInterpreter, quietLog, sink, source, type FakeInterpreter } from "./fake.js";
 
 let dir: string;
@@ -117,5 +118,41 @@ describe("weir ctl", () => {
 
   it("without a line and empty stdin exits 0", async () => {
     expect(await ctl(undefined, "")).toEqual({ code: 0, out: "", err: "" });
+  });
+});
+
+describe("weir ctl -- LINE", () => {
+  // Word by word (`-- ipvsadm -L -n`) or the whole line as one argument
+  // (`-- "ipvsadm -L -n"`), as birdc and `vtysh -c` take it.
+  async function viaCli(words: string[]): Promise<string> {
+    const out = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    try {
+      await buildCli().parseAsync(["node", "weir", "ctl", "--ctl", sockPath, "--", ...words]);
+    } finally {
+      out.mockRestore();
+      process.exitCode = undefined;
+    }
+    return interp.calls[interp.calls.length - 1].line;
+  }
+
+  it("sends the same line either way", async () => {
+    expect(await viaCli(["ipvsadm", "-L", "-n"])).toBe("ipvsadm -L -n");
+    expect(await viaCli(["ipvsadm -L -n"])).toBe("ipvsadm -L -n");
+    expect(await viaCli(["save"])).toBe("save");
+  });
+
+  it("keeps quoting: a word-by-word word with blanks is quoted again, a whole line is sent as written", async () => {
+    expect(await viaCli(["health", "add", "-t", "198.18.100.1:80", "-r", "198.19.0.11:80", "http", "path", "/a b"]))
+      .toBe('health add -t 198.18.100.1:80 -r 198.19.0.11:80 http path "/a b"');
+    expect(await viaCli(["health add -t 198.18.100.1:80 -r 198.19.0.11:80 http path '/a b'"]))
+      .toBe("health add -t 198.18.100.1:80 -r 198.19.0.11:80 http path '/a b'");
+  });
+
+  it("turns words into a line", () => {
+    expect(ctlLine([])).toBeUndefined();
+    expect(ctlLine(["ipvsadm -A -t 198.18.100.1:80 -s rr"])).toBe("ipvsadm -A -t 198.18.100.1:80 -s rr");
+    expect(ctlLine(["ipvsadm", "-A", "-t", "198.18.100.1:80"])).toBe("ipvsadm -A -t 198.18.100.1:80");
+    expect(ctlLine(["echo", "it's", "", "#x", 'a"b\\c'])).toBe(`echo "it's" "" "#x" "a\\"b\\\\c"`);
+    expect(ctlLine(["exit"])).toBe("exit");
   });
 });
