@@ -30,6 +30,9 @@ import { Watchdog } from "../image/watchdog.js";
 import { DEFAULT_TOKEN_FILE } from "../console/transport/token.js";
 import { certFingerprint, ensureSelfSignedCert, type TlsFiles } from "../console/transport/selfcert.js";
 import { hostAccess } from "../console/hostaccess.js";
+import { consolePassword } from "../console/consolepassword.js";
+import { wsToken } from "../console/wstoken.js";
+import { readPasswordHash } from "../console/password.js";
 import { factoryReset, imageStatus, imageUpgrade, mgmt, rebootWord } from "../image/words.js";
 
 export interface RunOptions {
@@ -41,6 +44,8 @@ export interface RunOptions {
   wsTokenFile?: string;
   tlsCert?: string;
   tlsKey?: string;
+  /** The serial console's password hash (console-password): a login on each session when set. */
+  consolePasswordFile?: string;
   /** TLS with the appliance's own certificate, made in this directory at first start (selfcert.ts). */
   tlsSelfSigned?: string;
   /** HOST:PORT of the Prometheus endpoint. */
@@ -164,15 +169,19 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
     targets: () => model.targets().flatMap((t) => t.dests.map((d) => d.addr)),
   });
   const rates = new Estimator({ source: dp, targets: () => model.targets(), log: logger("metrics") });
+  let tls: TlsFiles | undefined; // the console's certificate, once the WebSocket console is up
+  let ws: WsConsole | undefined;
   const interp = new ConsoleInterpreter({ model, configPath: opts.config, now, rates, settled: pool && (() => pool.synced()) });
   if (pool) interp.register("show workers", showWorkers(pool));
   if (pool && process.env.WEIR_TEST_HOOKS === "1") interp.register("debug crash-worker", crashWorker(pool));
   const monitor = new HealthMonitor({ log: logger("health") });
   const health = healthCommand(monitor, model);
   interp.register("health", health);
+  if (opts.consolePasswordFile) interp.register("console-password", consolePassword(opts.consolePasswordFile));
+  interp.register("ws-token", wsToken(() => ws?.token));
   interp.register("host-access", hostAccess(async (rules) => { await io?.setHostAccess(rules); }));
   if (image) {
-    interp.register("image status", imageStatus(image));
+    interp.register("image status", imageStatus(image, () => tls?.fingerprint));
     interp.register("image upgrade", imageUpgrade(image));
     interp.register("factory-reset", factoryReset(image));
     interp.register("reboot", rebootWord());
@@ -211,9 +220,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   monitor.start();
   const closers: (() => Promise<void> | void)[] = [];
   let ctl: CtlServer | undefined;
-  let ws: WsConsole | undefined;
   let serial: SerialConsole | undefined;
-  let tls: TlsFiles | undefined;
   try {
     ctl = await startCtlServer({ path: opts.ctl ?? DEFAULT_CTL_PATH, interpreter: interp, log: logger("ctl") });
     closers.push(() => ctl!.close());
@@ -257,7 +264,8 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
     if (opts.serial || process.stdin.isTTY) {
       serial = startSerialConsole({
         interpreter: interp, device: opts.serial,
-        banner: () => consoleBanner({ url: ws?.url, tokenFile: ws && (opts.wsTokenFile ?? DEFAULT_TOKEN_FILE), fingerprint: tls?.fingerprint, notices }),
+        passwordHash: () => (opts.consolePasswordFile ? readPasswordHashSafe(opts.consolePasswordFile, log) : undefined),
+        banner: () => consoleBanner({ url: ws?.url, tokenFile: ws && (opts.wsTokenFile ?? DEFAULT_TOKEN_FILE), fingerprint: tls?.fingerprint, notices: [...notices, ...passwordNotice(opts.consolePasswordFile)] }),
         log: logger("serial"),
       });
       closers.push(() => serial!.close());
@@ -363,4 +371,25 @@ async function tlsFiles(o: RunOptions, log: ReturnType<typeof logger>): Promise<
   }
   if (!o.tlsCert || !o.tlsKey) return undefined;
   return { certFile: o.tlsCert, keyFile: o.tlsKey, fingerprint: certFingerprint(readFileSync(o.tlsCert)) };
+}
+
+/** The console password's hash; an unreadable file keeps the console locked (a hash nothing matches) rather than open. */
+function readPasswordHashSafe(file: string, log: ReturnType<typeof logger>): string | undefined {
+  try {
+    return readPasswordHash(file);
+  } catch (e) {
+    log.error({ err: e, file }, "console password file unreadable: the serial console stays locked");
+    return "unreadable";
+  }
+}
+
+/** Said at each session while the appliance's console has no password. */
+function passwordNotice(file: string | undefined): string[] {
+  if (!file) return [];
+  try {
+    if (readPasswordHash(file) !== undefined) return [];
+  } catch {
+    return [];
+  }
+  return ["no console password: anyone on this line has the console (set one with 'console-password set')"];
 }
