@@ -51,6 +51,14 @@ export function hostAccess(apply: (rules: readonly HostAccessRule[]) => Promise<
   return {
     help: "host-access [show] | host-access allow|del tcp|udp PORT[-PORT] [dev DEV] — new connections from the data links to the appliance itself",
     runningConfig: () => rules.map((r) => `host-access allow ${ruleText(r)}`),
+    // A config file that fails half-way puts the openings back as they were.
+    checkpoint() {
+      const saved = rules;
+      return async () => {
+        await apply(saved);
+        rules = saved;
+      };
+    },
     async execute(args) {
       const [verb, ...rest] = args;
       if (verb === undefined || verb === "show") {

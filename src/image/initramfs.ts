@@ -103,8 +103,11 @@ export function addBase(t: TreeBuilder, busybox: string, init: string, id: Image
   t.file("etc/weir/modules", Buffer.from(`${modules.join("\n")}\n`));
   t.file("etc/weir/markgood-timeout", Buffer.from(`${id.markGoodTimeoutSeconds}\n`));
   t.file("etc/weir/image.json", Buffer.from(`${JSON.stringify(applianceLayout(id), null, 2)}\n`));
-  t.file("etc/passwd", Buffer.from("root:x:0:0:root:/root:/bin/sh\n"));
-  t.file("etc/group", Buffer.from("root:x:0:\n"));
+  // weir-script: the user script health checks run as (src/health/policy.ts), never root.
+  t.file("etc/passwd", Buffer.from("root:x:0:0:root:/root:/bin/sh\nweir-script:x:990:990:weir health scripts:/nonexistent:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"));
+  t.file("etc/group", Buffer.from("root:x:0:\nweir-script:x:990:\nnogroup:x:65534:\n"));
+  // Health scripts live on the config partition (the slot is read-only); the init makes the directory.
+  t.symlink("etc/weir/scripts", "/config/scripts");
 }
 
 /** Where things are on the appliance's disk: what `weir run --image` reads. */

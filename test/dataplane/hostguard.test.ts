@@ -99,3 +99,17 @@ describe("host-access", () => {
     expect(applied).toEqual([["tcp22"], ["tcp22", "udp53"], ["tcp22"]]);
   });
 });
+
+describe("host-access under a config load", () => {
+  it("a checkpoint puts the openings back after a failed load", async () => {
+    const applied: number[] = [];
+    const w = hostAccess(async (rules) => { applied.push(rules.length); });
+    const ctx = { source: "config" as const };
+    await w.execute(["allow", "tcp", "22"], ctx);
+    const undo = w.checkpoint!();
+    await w.execute(["allow", "tcp", "80"], ctx);
+    await undo();
+    expect(w.runningConfig!()).toEqual(["host-access allow tcp 22"]);
+    expect(applied).toEqual([1, 2, 1]);
+  });
+});
