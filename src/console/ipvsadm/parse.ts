@@ -53,6 +53,15 @@ const LONG: Record<string, OptDef> = {
 /** ipvsadm's connection-sync commands: configured with lvs_sync_daemon instead (CONTRACTS.md). */
 const DAEMON = /^--(start|stop)-daemon(=|$)/;
 
+/** An unknown option; but a line with --start-daemon or --stop-daemon is answered about those. */
+function unknownOption(argv: string[], message: string): never {
+  const daemon = argv.find((w) => DAEMON.test(w));
+  if (daemon) {
+    fail("NOT_AVAILABLE", `ipvsadm ${daemon.split("=")[0]}: connection sync is configured with lvs_sync_daemon (not available yet)`);
+  }
+  fail("UNKNOWN_OPTION", message);
+}
+
 /** Allowed options per command: '+' required, ' ' optional, '1' at most one of the '1's. */
 const TABLE: Partial<Record<Cmd, Partial<Record<Opt, "+" | " " | "1">>>> = {
   A: { svc: "+", s: " ", p: " ", M: " ", o: " ", b: " ", "6": " " },
@@ -130,7 +139,7 @@ function scan(argv: string[]): { given: Given[]; plain: string[] } {
       const eq = tok.indexOf("=");
       const name = eq < 0 ? tok.slice(2) : tok.slice(2, eq);
       const def = LONG[name];
-      if (!def) fail("UNKNOWN_OPTION", `unknown option '${tok}'`);
+      if (!def) unknownOption(argv, `unknown option '${tok}'`);
       if (eq >= 0) {
         if (def.arg === "none") fail("UNEXPECTED_ARGUMENT", `option '--${name}' takes no argument`);
         given.push({ def, token: `--${name}`, value: tok.slice(eq + 1) });
@@ -140,7 +149,7 @@ function scan(argv: string[]): { given: Given[]; plain: string[] } {
     } else if (tok.startsWith("-") && tok.length > 1) {
       for (let j = 1; j < tok.length; j++) {
         const def = SHORT[tok[j]];
-        if (!def) fail("UNKNOWN_OPTION", `unknown option '-${tok[j]}'${tok.length > 2 ? ` in '${tok}'` : ""}`);
+        if (!def) unknownOption(argv, `unknown option '-${tok[j]}'${tok.length > 2 ? ` in '${tok}'` : ""}`);
         const shown = `-${tok[j]}`;
         if (def.arg === "none") { given.push({ def, token: shown }); continue; }
         const rest = tok.slice(j + 1);
@@ -162,6 +171,8 @@ const HOST_NAME = /^(?=.*[A-Za-z])[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za
  * appliance has no resolver of its own.
  */
 function hostPort(text: string, proto: PortProto): { af: Family; addr: string; port: number | null } {
+  // Nearly every line of a big -R: A.B.C.D:PORT, no name in it.
+  if (!/[A-Za-z]/.test(text)) return parseAddrPort(text);
   let host = text;
   let port: string | undefined;
   const close = text.startsWith("[") ? text.indexOf("]") : -1;
@@ -186,10 +197,6 @@ function number(v: string, min: number, max: number, what: string): number {
 }
 
 export function parseIpvsadm(argv: string[]): Parsed {
-  const daemon = argv.find((w) => DAEMON.test(w));
-  if (daemon) {
-    fail("NOT_AVAILABLE", `ipvsadm ${daemon.split("=")[0]}: connection sync is configured with lvs_sync_daemon (not available yet)`);
-  }
   const { given, plain } = scan(argv);
   let cmd: Cmd | undefined;
   let cmdTok = "";
