@@ -54,11 +54,12 @@ export function buildCli(): Command {
   program.command("console")
     .description("interactive console over the WebSocket")
     .option("--url <url>", "ws://HOST:PORT or wss://HOST:PORT", DEFAULT_CONSOLE_URL)
-    .option("--token <token>", "console token (default: $WEIR_TOKEN, then the token file)")
-    .option("--token-file <file>", "where to read the token")
+    .option("--token <token>", "console token (discouraged: other users see it in ps; use --token-file or $WEIR_TOKEN)")
+    .option("--token-file <file>", "read the token from this file (default: $WEIR_TOKEN, then /var/lib/weir/ws-token)")
+    .option("--fingerprint <sha256>", "pin the console's TLS certificate (wss://): its SHA-256 fingerprint, as the serial banner and `image status` show it")
     .action(async (o) => {
       const { runConsole } = await import("./console/transport/ws-client.js");
-      process.exitCode = await runConsole({ url: o.url, token: o.token, tokenFile: o.tokenFile });
+      process.exitCode = await runConsole({ url: o.url, token: o.token, tokenFile: o.tokenFile, fingerprint: o.fingerprint });
     });
 
   program.command("console-password")

@@ -48,14 +48,14 @@ export function addImageCommands(program: Command): void {
   image.command("upgrade")
     .description("upload a signed bundle to a running appliance over its WebSocket console and install it (it reboots into it)")
     .argument("<bundle>", "bundle from weir image build")
-    .requiredOption("--url <url>", "the appliance's WebSocket console, ws://HOST:PORT")
-    .option("--token <token>", "console token (default: $WEIR_TOKEN)")
+    .requiredOption("--url <url>", "the appliance's WebSocket console, wss://HOST:PORT")
+    .option("--token <token>", "console token (discouraged: other users see it in ps; use --token-file or $WEIR_TOKEN)")
+    .option("--token-file <file>", "read the console token from this file (default: $WEIR_TOKEN)")
+    .option("--fingerprint <sha256>", "pin the appliance's TLS certificate: its SHA-256 fingerprint (image status, the serial banner)")
     .option("--force", "allow a downgrade or reinstalling the running version")
     .action(async (bundle: string, o) => {
-      const token = o.token ?? process.env.WEIR_TOKEN;
-      if (!token) throw new Error("no token: give --token or set WEIR_TOKEN");
       const { uploadAndUpgrade } = await import("./upgrade-client.js");
-      process.exitCode = await uploadAndUpgrade({ url: o.url, token, bundle, force: o.force === true });
+      process.exitCode = await uploadAndUpgrade({ url: o.url, token: o.token, tokenFile: o.tokenFile, fingerprint: o.fingerprint, bundle, force: o.force === true });
     });
 
   image.command("boot")

@@ -1,4 +1,5 @@
-// `weir image upgrade BUNDLE --url ws://APPLIANCE:8080`: uploads a bundle over
+// `weir image upgrade BUNDLE --url wss://APPLIANCE:8080 [--fingerprint FP]`
+// (the pin checked before the token is sent: pin.ts): uploads a bundle over
 // the appliance's WebSocket console (upload.ts) and runs `image upgrade` on
 // it there. Exit codes as `weir console`: 0 done, 1 refused, 2 unreachable.
 // The token: --token (discouraged: visible in `ps`), else --token-file FILE,
@@ -8,6 +9,7 @@ import fs from "node:fs";
 import WebSocket from "ws";
 import { consoleSocketUrl } from "../console/transport/ws-client.js";
 import { clientToken } from "../console/transport/token.js";
+import { PinError, pinnedWsOptions } from "../console/transport/pin.js";
 import { MAX_WS_PAYLOAD } from "../console/transport/ws.js";
 
 export interface UpgradeClientOptions {
@@ -16,6 +18,8 @@ export interface UpgradeClientOptions {
   token?: string;
   /** --token-file: the token read from this file. */
   tokenFile?: string;
+  /** The appliance certificate's SHA-256 fingerprint (image status, the serial banner), checked before the token is sent. */
+  fingerprint?: string;
   bundle: string;
   force?: boolean;
   out?: NodeJS.WritableStream;
@@ -38,7 +42,14 @@ export async function uploadAndUpgrade(o: UpgradeClientOptions): Promise<number>
     return 1;
   }
   const size = fs.statSync(o.bundle).size;
-  const ws = new WebSocket(consoleSocketUrl(o.url), { headers: { Authorization: `Bearer ${token}` }, handshakeTimeout: 15_000 });
+  let pin: Awaited<ReturnType<typeof pinnedWsOptions>>;
+  try {
+    pin = await pinnedWsOptions(consoleSocketUrl(o.url), o.fingerprint);
+  } catch (e) {
+    errOut.write(`weir image upgrade: ${(e as Error).message}\n`);
+    return e instanceof PinError && e.unreachable ? 2 : 1;
+  }
+  const ws = new WebSocket(consoleSocketUrl(o.url), { headers: { Authorization: `Bearer ${token}` }, handshakeTimeout: 15_000, ...pin });
   const inbox: Msg[] = [];
   let wake: (() => void) | undefined;
   let closed: string | undefined;

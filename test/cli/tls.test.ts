@@ -75,5 +75,21 @@ describe("weir run TLS options", () => {
     expect(certFingerprint(readFileSync(path.join(certDir, "cert.pem")))).toBe(fp);
     const u2 = new URL(second.url);
     (await connectPinned(u2.hostname, Number(u2.port), fp)).destroy();
+
+    // weir console pins it: the right fingerprint gets a session, a wrong one is refused before the token goes out.
+    const wss = `wss://${u2.host}`;
+    const env = { ...process.env, WEIR_TOKEN: readFileSync(path.join(d, "tok"), "utf8").trim() };
+    const con = (...extra: string[]) => spawnSync(process.execPath, [WEIR, "console", "--url", wss, ...extra], { input: "ipvsadm -L -n\n", encoding: "utf8", timeout: 30_000, env });
+    const good = con("--fingerprint", fp);
+    expect(good.status, good.stderr).toBe(0);
+    expect(good.stdout).toContain("IP Virtual Server");
+    const wrong = con("--fingerprint", "AA".repeat(32));
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr).toMatch(/not the pinned .*refusing to send the token/);
+    const unpinned = con(); // a self-signed certificate with nothing to vouch for it
+    expect(unpinned.status).not.toBe(0);
+    const plain = spawnSync(process.execPath, [WEIR, "console", "--url", `ws://${u2.host}`, "--fingerprint", fp], { input: "", encoding: "utf8", timeout: 30_000, env });
+    expect(plain.status).toBe(1);
+    expect(plain.stderr).toMatch(/use a wss:\/\/ URL/);
   });
 });

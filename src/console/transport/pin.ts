@@ -33,3 +33,30 @@ export function connectPinned(host: string, port: number, fingerprint: string): 
 function isIp(h: string): boolean {
   return /^[\d.]+$/.test(h) || h.includes(":");
 }
+
+/** Why a pinned connection did not happen: the certificate (refused) or the network (unreachable). */
+export class PinError extends Error {
+  constructor(message: string, readonly unreachable: boolean) {
+    super(message);
+  }
+}
+
+/**
+ * ws client options for url: with a fingerprint, the TLS connection is made
+ * and checked first, and the WebSocket handshake runs over it; without one,
+ * nothing changes (the usual certificate checks apply).
+ */
+export async function pinnedWsOptions(url: string, fingerprint: string | undefined): Promise<{ createConnection?: () => tls.TLSSocket }> {
+  if (fingerprint === undefined) return {};
+  const u = new URL(url);
+  if (u.protocol !== "wss:" && u.protocol !== "https:") throw new PinError(`--fingerprint pins a TLS certificate: use a wss:// URL, not ${u.protocol}//`, false);
+  const host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
+  let sock: tls.TLSSocket;
+  try {
+    sock = await connectPinned(host, Number(u.port || 443), fingerprint);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new PinError(err.code ? `cannot reach ${u.host}: ${err.code}` : err.message, err.code !== undefined);
+  }
+  return { createConnection: () => sock };
+}

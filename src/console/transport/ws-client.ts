@@ -8,12 +8,15 @@
 // The token comes from --token (discouraged: visible in `ps`), else
 // --token-file FILE, else $WEIR_TOKEN, else the token file (on the appliance
 // itself root can read /var/lib/weir/ws-token): token.ts's clientToken. It is
-// sent in an Authorization header.
+// sent in an Authorization header. With --fingerprint (wss:// only) the TLS
+// connection is made first and the server's certificate checked against the
+// pin (pin.ts) before the request, and so the token, leaves this machine.
 
 import readline from "node:readline";
 import WebSocket from "ws";
 import type { Reply } from "../types.js";
 import { clientToken } from "./token.js";
+import { PinError, pinnedWsOptions } from "./pin.js";
 import { WS_PATH } from "./ws.js";
 import { isExit } from "./execute.js";
 
@@ -27,6 +30,8 @@ export interface RunConsoleOptions {
   token?: string;
   /** --token-file: read when no token is given (an unreadable one is an error). */
   tokenFile?: string;
+  /** The server certificate's SHA-256 fingerprint to pin (wss:// only): checked before the token is sent. */
+  fingerprint?: string;
   /** Extra CA certificate(s) (PEM) to trust for wss: (a self-signed appliance). */
   ca?: string | Buffer;
   stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
@@ -74,7 +79,14 @@ export async function runConsole(opts: RunConsoleOptions = {}): Promise<number> 
     return 1;
   }
 
-  const ws = new WebSocket(target, { headers: { Authorization: `Bearer ${token}` }, ca: opts.ca, handshakeTimeout: 10_000 });
+  let pin: Awaited<ReturnType<typeof pinnedWsOptions>>;
+  try {
+    pin = await pinnedWsOptions(target, opts.fingerprint);
+  } catch (e) {
+    stderr.write(`weir console: ${(e as Error).message}\n`);
+    return e instanceof PinError && e.unreachable ? 2 : 1;
+  }
+  const ws = new WebSocket(target, { headers: { Authorization: `Bearer ${token}` }, ca: opts.ca, handshakeTimeout: 10_000, ...pin });
   let commands: string[] = [];
   const pending: ((r: Reply) => void)[] = [];
   let closedBy: string | undefined;
