@@ -56,7 +56,7 @@ export function guardScript(table: string, taps: ReadonlyMap<string, string>, ru
     "    type filter hook input priority -10; policy accept;",
     `    iifname != { ${names} } accept`,
     "    ct state established,related accept",
-    "    meta l4proto { icmp, ipv6-icmp } accept",
+    "    meta l4proto { 1, 58 } accept", // ICMP, ICMPv6: by number, as the image has no /etc/protocols
     ...opens,
     "    meta l4proto tcp reject with tcp reset",
     "    reject",
