@@ -32,6 +32,7 @@ import { certFingerprint, ensureSelfSignedCert, type TlsFiles } from "../console
 import { hostAccess } from "../console/hostaccess.js";
 import { consolePassword } from "../console/consolepassword.js";
 import { wsToken } from "../console/wstoken.js";
+import { arrivedOn, restrictConnections } from "./mgmtonly.js";
 import { readPasswordHash } from "../console/password.js";
 import { factoryReset, imageStatus, imageUpgrade, mgmt, rebootWord } from "../image/words.js";
 
@@ -170,6 +171,8 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   });
   const rates = new Estimator({ source: dp, targets: () => model.targets(), log: logger("metrics") });
   let tls: TlsFiles | undefined; // the console's certificate, once the WebSocket console is up
+  // Booted from an image: the consoles and metrics answer on the management NIC only (mgmtonly.ts).
+  const mgmtOnly = image ? arrivedOn(image.layout.mgmtDev) : undefined;
   let ws: WsConsole | undefined;
   const interp = new ConsoleInterpreter({ model, configPath: opts.config, now, rates, settled: pool && (() => pool.synced()) });
   if (pool) interp.register("show workers", showWorkers(pool));
@@ -234,6 +237,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
         statsSource: () => statsSnapshot(model, rates),
         uploads: image ? uploadOptions(image) : undefined,
         log: logger("ws"),
+        onServer: mgmtOnly && ((srv) => restrictConnections(srv, mgmtOnly, log, "WebSocket console")),
       });
       closers.push(() => ws!.close());
       log.info({ url: ws.url }, "WebSocket console ready");
@@ -246,7 +250,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
           dp, targets: () => model.targets(), rates, links: () => linkStats(io, pool), workers: pool && (() => pool.status()),
           health: (svc, dest) => health.get(`${keyText(svc)} ${dest.addr} ${dest.port ?? ""}`) ?? health.get(`${keyText(svc)} ${dest.addr} `),
         }, new Yielder());
-      });
+      }, { onServer: mgmtOnly && ((srv) => restrictConnections(srv, mgmtOnly, log, "metrics")) });
       const addr = await server.listen(host, port);
       closers.push(() => server.close());
       log.info(addr, "metrics endpoint ready");
@@ -341,13 +345,12 @@ function healthIndex(model: ConfigModel, monitor: HealthMonitor): Map<string, bo
 /**
  * Where the WebSocket console puts uploaded bundles: on disk, never in /run
  * (tmpfs: memory the data plane needs). The image's disk storage is its
- * config partition (layout.configDir); a layout that names a data partition
- * (dataDir) is used first. upload.ts refuses uploads, saying why, when the
+ * config partition (layout.configDir, sized in image/recipe.json for a
+ * bundle and the config). upload.ts refuses uploads, saying why, when the
  * directory is in memory after all (the partition did not mount) or too full.
  */
 function uploadOptions(image: ApplianceImage): { dir: string; maxBytes: number; totalBytes: number } {
-  const layout = image.layout as ApplianceImage["layout"] & { dataDir?: string };
-  return { dir: `${layout.dataDir ?? layout.configDir}/uploads`, maxBytes: 1 << 30, totalBytes: 1 << 30 };
+  return { dir: `${image.layout.configDir}/uploads`, maxBytes: 1 << 30, totalBytes: 1 << 30 };
 }
 
 function keyText(k: ServiceKey): string {

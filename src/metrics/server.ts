@@ -13,6 +13,8 @@ export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 export interface MetricsServerOptions {
   log?: Logger;
+  /** Called with the HTTP server before it listens (the appliance restricts which connections it keeps). */
+  onServer?: (server: Server) => void;
 }
 
 export class MetricsServer {
@@ -32,6 +34,7 @@ export class MetricsServer {
     // A scraper that opens a connection and sends nothing must not hold close() up.
     this.server.requestTimeout = 10_000;
     this.server.headersTimeout = 10_000;
+    opts.onServer?.(this.server);
   }
 
   /** Listens on host:port (port 0 picks a free one); resolves with the bound address. */

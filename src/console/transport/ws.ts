@@ -144,6 +144,8 @@ export interface WsConsoleOptions {
   uploads?: UploadOptions;
   xtermDir?: string;
   log?: Logger;
+  /** Called with the HTTP(S) server before it listens (the appliance restricts which connections it keeps). */
+  onServer?: (server: net.Server) => void;
 }
 
 export interface WsConsole {
@@ -235,6 +237,7 @@ export async function startWsConsole(opts: WsConsoleOptions): Promise<WsConsole>
     : http.createServer(onRequest);
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
+  opts.onServer?.(server);
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload ?? MAX_WS_PAYLOAD });
   const clients = new Set<Client>();
