@@ -7,7 +7,8 @@
 import tls from "node:tls";
 import { normaliseFingerprint } from "./selfcert.js";
 
-const CONNECT_TIMEOUT_MS = 10_000;
+// As the ws client's handshake timeout: an appliance just booted under emulation can be slow to answer.
+const CONNECT_TIMEOUT_MS = 30_000;
 
 /** Connects, completes the handshake and checks the peer's SHA-256 fingerprint; rejects on a mismatch. */
 export function connectPinned(host: string, port: number, fingerprint: string): Promise<tls.TLSSocket> {
