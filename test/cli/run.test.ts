@@ -1,31 +1,19 @@
 // `weir run` and `weir ctl` as users run them: real processes, a real
 // control socket, the exit codes of CONTRACTS.md, config replay and save.
 
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync, writeFileSync, existsSync } from "node:fs";
 import path from "node:path";
+import { WEIR, cleanupAfterEach } from "../helpers/weirproc.js";
 
-const WEIR = path.resolve(__dirname, "../../bin/weir.js");
-const running: ChildProcess[] = [];
-const dirs: string[] = [];
+const { track, tempDir } = cleanupAfterEach("weir-cli-");
 
-afterEach(() => {
-  for (const p of running.splice(0)) if (p.exitCode === null) p.kill("SIGKILL");
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(path.join(tmpdir(), "weir-cli-"));
-  dirs.push(d);
-  return d;
-}
 
 /** Starts `weir run`; resolves once the control socket answers. */
 async function startRun(args: string[], sock: string): Promise<{ proc: ChildProcess; stderr: () => string; exited: Promise<number> }> {
   const proc = spawn(process.execPath, [WEIR, "run", "--ctl", sock, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  running.push(proc);
+  track(proc);
   let err = "";
   proc.stderr!.on("data", (b) => { err += b; });
   const exited = new Promise<number>((resolve) => proc.on("exit", (code) => resolve(code ?? -1)));

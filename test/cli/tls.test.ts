@@ -2,36 +2,24 @@
 // start-up error (never plain HTTP instead), and --tls-self-signed serves the
 // console with the appliance's own certificate, made once and kept.
 
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { certFingerprint } from "../../src/console/transport/selfcert.js";
 import { connectPinned } from "../../src/console/transport/pin.js";
 import { tlsOptionsProblem } from "../../src/appliance/run.js";
+import { WEIR, cleanupAfterEach } from "../helpers/weirproc.js";
 
-const WEIR = path.resolve(__dirname, "../../bin/weir.js");
-const running: ChildProcess[] = [];
-const dirs: string[] = [];
+const { track, tempDir } = cleanupAfterEach("weir-tls-");
 
-afterEach(() => {
-  for (const p of running.splice(0)) if (p.exitCode === null) p.kill("SIGKILL");
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(path.join(tmpdir(), "weir-tls-"));
-  dirs.push(d);
-  return d;
-}
 
 const run = (args: string[]) => spawnSync(process.execPath, [WEIR, "run", ...args], { encoding: "utf8", timeout: 30_000 });
 
 /** Starts `weir run` and resolves with the WebSocket console's URL from its log. */
 function startWithWs(args: string[]): Promise<{ proc: ChildProcess; url: string }> {
   const proc = spawn(process.execPath, [WEIR, "run", ...args], { stdio: ["ignore", "ignore", "pipe"] });
-  running.push(proc);
+  track(proc);
   return new Promise((resolve, reject) => {
     let err = "";
     const timer = setTimeout(() => reject(new Error(`no console within 20 s: ${err}`)), 20_000);

@@ -2,20 +2,13 @@
 // line failed, runs the last good copy (FILE.good) or nothing, keeps the file
 // as FILE.failed, and answers on its control socket. A real process (dist/).
 
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { WEIR, cleanupAfterEach } from "../helpers/weirproc.js";
 
-const WEIR = path.resolve(__dirname, "../../bin/weir.js");
-const running: ChildProcess[] = [];
-const dirs: string[] = [];
-
-afterEach(() => {
-  for (const p of running.splice(0)) if (p.exitCode === null) p.kill("SIGKILL");
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const { track, tempDir } = cleanupAfterEach("weir-boot-");
 
 function ctl(sock: string, words: string[]) {
   return spawnSync(process.execPath, [WEIR, "ctl", "--ctl", sock, "--", ...words], { encoding: "utf8", timeout: 20_000 });
@@ -24,7 +17,7 @@ function ctl(sock: string, words: string[]) {
 /** Starts `weir run --config conf`; resolves once the control socket answers (or the process ended). */
 async function start(conf: string, sock: string) {
   const proc = spawn(process.execPath, [WEIR, "run", "--ctl", sock, "--config", conf, "--conn-capacity", "4096"], { stdio: ["ignore", "pipe", "pipe"] });
-  running.push(proc);
+  track(proc);
   let stderr = "";
   proc.stderr!.on("data", (b) => { stderr += b; });
   const exited = new Promise<number>((resolve) => proc.on("exit", (code) => resolve(code ?? -1)));
@@ -37,8 +30,7 @@ async function start(conf: string, sock: string) {
 
 describe("weir run with a config file that does not load", () => {
   it("stays up on its control socket with the last good copy, and says which line failed", async () => {
-    const d = mkdtempSync(path.join(tmpdir(), "weir-boot-"));
-    dirs.push(d);
+    const d = tempDir();
     const conf = path.join(d, "weir.conf");
     const sock = path.join(d, "ctl.sock");
     const broken = 'ipvsadm -A -t 198.18.100.1:80 -s rr\nhealth add -t 198.18.100.1:80 -r 198.19.0.11:80 http path "/a\nb"\n';
@@ -68,8 +60,7 @@ describe("weir run with a config file that does not load", () => {
   });
 
   it("without a last good copy it runs empty, still up", async () => {
-    const d = mkdtempSync(path.join(tmpdir(), "weir-boot-"));
-    dirs.push(d);
+    const d = tempDir();
     const conf = path.join(d, "weir.conf");
     const sock = path.join(d, "ctl.sock");
     writeFileSync(conf, "# services\nipvsadm -A -t 198.18.100.1:80 -s rr\nipvsadm -A -t 198.18.100.1:80 -s nosuch\n");
