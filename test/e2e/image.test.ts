@@ -1,8 +1,9 @@
 // The appliance image end to end, under QEMU (TCG): build a v1 disk and v2/v3
 // bundles, boot v1 with a management NIC and two data NICs whose taps sit in
 // namespaces of this test, configure a NAT service over the serial console
-// and pass real TCP through the VM, use the WebSocket console over the
-// management NIC (with the token, and not without), refuse a corrupt bundle
+// and pass real TCP through the VM, use the WebSocket console over TLS on the
+// management NIC (with the token and the pinned certificate, and not
+// without; never from a data link), refuse a corrupt bundle
 // and one signed by another key, upgrade to v2 (config kept), then let a v3
 // whose data plane cannot load roll back to v2 by itself.
 //
@@ -42,6 +43,7 @@ describe.skipIf(requireOrFail(!SKIP, String(SKIP)))("appliance image in QEMU", (
   let server: NsProcess | undefined;
   let client: AgentClient | undefined;
   let token = "";
+  let fingerprint = "";
 
   beforeAll(async () => {
     const { keyFile } = await writeKeyPair(path.join(tmp, "keys"));
@@ -87,8 +89,14 @@ describe.skipIf(requireOrFail(!SKIP, String(SKIP)))("appliance image in QEMU", (
 
   it("boots v1; the serial console sets up a NAT service; real TCP passes both ways", async () => {
     const banner = await vm.ready();
-    token = /token: (\S+)/.exec(banner)?.[1] ?? "";
-    expect(token).not.toBe("");
+    // The banner names where the token is kept and the certificate to pin, never the token itself.
+    expect(banner).toMatch(/WebSocket console: https:\/\/\S+:8080\/  token in \/config\/ws-token/);
+    fingerprint = /TLS certificate SHA-256 fingerprint: ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})/.exec(banner)?.[1] ?? "";
+    expect(fingerprint).not.toBe("");
+    expect(banner).toMatch(/notice: no console password/);
+    token = await vm.command("ws-token show");
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(banner).not.toContain(token);
     for (const line of [
       `mgmt address ${MGMT}/24`,
       "ip link set eth1 up", "ip link set eth2 up",
@@ -102,21 +110,37 @@ describe.skipIf(requireOrFail(!SKIP, String(SKIP)))("appliance image in QEMU", (
     const status = await vm.command("image status");
     expect(status).toMatch(/running 1\.0\.0 \(x86_64\) from slot A\n[\s\S]*A\s+1\.0\.0\s+good\s+active/);
     expect(status).toMatch(/watchdog active, timeout 60 s \(Software Watchdog\)/);
+    expect(status).toContain(`console TLS certificate SHA-256 fingerprint: ${fingerprint}`);
   }, 300_000);
 
-  it("serves the WebSocket console on the management NIC with the token, and refuses it without", () => {
-    const con = (tok: string) => spawnSync("ip", ["netns", "exec", NS.m, process.execPath, WEIR, "console", "--url", `ws://${MGMT}:8080`, "--token", tok],
-      { input: "ipvsadm -Ln\n", encoding: "utf8", timeout: 60_000 });
+  it("keeps the console off the data links: a client there is refused on the link's address and on a VIP", async () => {
+    for (const addr of ["198.18.61.2", VIP]) {
+      const r = await client!.call("http", { url: `http://${addr}:8080/`, timeoutMs: 5000 }).then(() => "answered", (e: Error) => e.message);
+      expect(r, addr).toMatch(/ECONNREFUSED/);
+    }
+    // Opened in the kernel by the operator, the console still closes connections that did not arrive on the management NIC.
+    expect(await vm.command("host-access allow tcp 8080 dev eth1")).toBe("");
+    const r = await client!.call("http", { url: "http://198.18.61.2:8080/", timeoutMs: 5000 }).then(() => "answered", (e: Error) => e.message);
+    expect(r).toMatch(/socket hang up|ECONNRESET/);
+    expect(await vm.command("host-access del tcp 8080 dev eth1")).toBe("");
+  }, 60_000);
+
+  it("serves the WebSocket console over TLS on the management NIC with the token and the pinned certificate, and refuses it without", () => {
+    const con = (tok: string, fp = fingerprint) => spawnSync("ip", ["netns", "exec", NS.m, process.execPath, WEIR, "console", "--url", `wss://${MGMT}:8080`, "--fingerprint", fp],
+      { input: "ipvsadm -Ln\n", encoding: "utf8", timeout: 60_000, env: { ...process.env, WEIR_TOKEN: tok } });
     const good = con(token);
     expect(good.status, good.stderr).toBe(0);
     expect(good.stdout).toContain(`TCP  ${VIP}:80 rr`);
-    const bad = con("not-the-token");
+    const bad = con("not-the-token-0123456789abcdefghijklmnopq");
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/token was refused/);
+    const pinned = con(token, "00".repeat(32));
+    expect(pinned.status).toBe(1);
+    expect(pinned.stderr).toMatch(/not the pinned/);
   });
 
-  const upgrade = (bundle: string) => spawnSync("ip", ["netns", "exec", NS.m, process.execPath, WEIR, "image", "upgrade", bundle, "--url", `ws://${MGMT}:8080`, "--token", token],
-    { encoding: "utf8", timeout: 300_000 });
+  const upgrade = (bundle: string) => spawnSync("ip", ["netns", "exec", NS.m, process.execPath, WEIR, "image", "upgrade", bundle, "--url", `wss://${MGMT}:8080`, "--fingerprint", fingerprint],
+    { encoding: "utf8", timeout: 300_000, env: { ...process.env, WEIR_TOKEN: token } });
 
   it("refuses a corrupt bundle and one signed by another key, writing nothing", async () => {
     const before = await vm.command("image status");
@@ -137,6 +161,7 @@ describe.skipIf(requireOrFail(!SKIP, String(SKIP)))("appliance image in QEMU", (
     await vm.ready();
     const status = await vm.command("image status");
     expect(status).toMatch(/running 2\.0\.0 \(x86_64\) from slot B\n/);
+    expect(status).toContain(fingerprint); // the certificate lives on the config partition: an upgrade keeps it
     expect(status).toMatch(/A\s+1\.0\.0\s+good/);
     expect(status).toMatch(/B\s+2\.0\.0\s+good\s+active, boots next/);
     expect(await vm.command("ipvsadm -Ln")).toContain(`TCP  ${VIP}:80 rr`);
@@ -158,12 +183,32 @@ describe.skipIf(requireOrFail(!SKIP, String(SKIP)))("appliance image in QEMU", (
     expect(await post()).toMatchObject({ status: 200, server: "rs1", echoOk: true });
   }, 900_000);
 
+  it("a console password set on the serial console guards its next session", async () => {
+    const type = (s: string) => vm.child.stdin!.write(`${s}\r`);
+    type("console-password set");
+    await vm.waitFor(/New password: /, 30_000);
+    type("s3cret-pw");
+    await vm.waitFor(/Again: /, 30_000);
+    type("s3cret-pw");
+    await vm.waitFor(/console password set[\s\S]*?weir> /, 30_000);
+    type("exit");
+    await vm.waitFor(/Weir load balancer[\s\S]*?Password: /, 30_000);
+    type("wrong");
+    await vm.waitFor(/Login incorrect\nPassword: /, 30_000);
+    type("s3cret-pw");
+    await vm.waitFor(/weir> /, 30_000);
+    expect(await vm.command("console-password")).toBe("console password: set");
+    expect(vm.log).not.toContain("s3cret-pw");
+  }, 120_000);
+
   it("factory-reset clears the saved configuration at the next boot, on the serial console", async () => {
     expect(await vm.command("factory-reset")).toMatch(/^error: .*factory-reset confirm/);
     expect(await vm.command("factory-reset confirm")).toMatch(/rebooting/);
     await vm.waitFor(/weir-init: factory reset: clearing the configuration/, 120_000);
     const banner = await vm.ready();
-    expect(/token: (\S+)/.exec(banner)?.[1]).not.toBe(token);
+    expect(banner).not.toContain(fingerprint); // a new certificate, a new token, no password
+    expect(banner).toMatch(/notice: no console password/);
+    expect(await vm.command("ws-token show")).not.toBe(token);
     expect(await vm.command("show running-config")).toBe("");
     expect(await vm.command("image status")).toMatch(/running 2\.0\.0 \(x86_64\) from slot B\n/);
   }, 300_000);
