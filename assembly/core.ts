@@ -19,7 +19,7 @@ import { Link, link, owns, owns4 } from "./net/link";
 import { handleArp, ARP_OK_REPLY, ARP_MALFORMED, replyLen as arpReplyLen } from "./net/arp";
 import { handleNd, replyLen as ndReplyLen } from "./net/nd";
 import * as route from "./net/route";
-import { ConnTable, NONE, CF_TEMPLATE, CF_INACTIVE, CF_HASHED_OUT, CF_NOOUTPUT, CF_FWD_SHIFT } from "./conn/table";
+import { ConnTable, NONE, CF_USED, CF_TEMPLATE, CF_INACTIVE, CF_HASHED_OUT, CF_NOOUTPUT, CF_FWD_SHIFT } from "./conn/table";
 import * as S from "./conn/state";
 import * as frag from "./conn/frag";
 import { findService, findFwmark, live } from "./svc/generation";
@@ -328,7 +328,8 @@ function fragFollow<A>(inP: usize, outP: usize, outCap: u32, now: u32): i32 {
   if (!frag.find(afOf<A>(), M.proto, toV128<A>(srcA<A>()), toV128<A>(dstA<A>()), M.fragId, now)) return drop(D.R_FRAG_NO_STATE);
   const t = table<A>();
   const i = frag.foundConn;
-  if ((t.flags(i) & 1) == 0) return drop(D.R_FRAG_NO_STATE);
+  // The note outlives its connection: an entry freed since is no longer CF_USED.
+  if ((t.flags(i) & CF_USED) == 0) return drop(D.R_FRAG_NO_STATE);
   const st = destState(t.destId(i));
   const len = M.l3end - M.l3;
   if (frag.foundDir == 0) {

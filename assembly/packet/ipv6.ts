@@ -14,6 +14,9 @@ const NH_FRAGMENT: u8 = 44;
 const NH_AH: u8 = 51;
 const NH_DSTOPTS: u8 = 60;
 const MAX_EXT: i32 = 8;
+// Fragment header, bytes 2-3 in host order: offset in 8-byte units, M flag.
+const IP6F_OFF_MASK: u32 = 0xfff8;
+const IP6F_MORE_FRAG: u32 = 0x0001;
 
 export function parseIPv6(p: usize, off: u32, len: u32): i32 {
   if (len < off + 40) return V6_MALFORMED;
@@ -43,8 +46,8 @@ export function parseIPv6(p: usize, off: u32, len: u32): i32 {
     } else if (nh == NH_FRAGMENT) {
       if (cur + 8 > end) return V6_BAD_EXT;
       const fo = ld16(p + cur + 2);
-      const offset = fo & 0xfff8;
-      const mf = (fo & 1) != 0;
+      const offset = fo & IP6F_OFF_MASK;
+      const mf = (fo & IP6F_MORE_FRAG) != 0;
       M.setFrag(true, offset == 0, ld32(p + cur + 4), mf);
       nhOff = cur; nh = load<u8>(p + cur); cur += 8;
     } else {
