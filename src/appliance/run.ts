@@ -14,7 +14,7 @@ import { HealthMonitor } from "../health/monitor.js";
 import { healthCommand } from "../health/command.js";
 import { Estimator } from "../metrics/estimator.js";
 import { renderMetricsSliced } from "../metrics/prometheus.js";
-import { Yielder } from "../config/yield.js";
+import { Yielder } from "../util/yield.js";
 import { MetricsServer } from "../metrics/server.js";
 import { logger } from "../log.js";
 import { statsSnapshot } from "./stats.js";

@@ -15,7 +15,7 @@ import { dpView, diffService, markOps, planNet, runNet, type DestHealth, type Dp
 import { fail } from "./errors.js";
 import { compareDest, compareSvc, destKeyText, parseAddrPort, parseSvcKey, svcKeyId, svcKeyOption, svcKeyText, toDpKey, type SvcKey } from "./keys.js";
 import { readHostLink } from "./sysfs.js";
-import { sliced, unsliced, Yielder } from "./yield.js";
+import { sliced, unsliced, Yielder } from "../util/yield.js";
 import { emptyState, schedFlagNames, type ConfigState, type DestConf, type LinkConf } from "./state.js";
 
 export type { HealthMode };

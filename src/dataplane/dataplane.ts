@@ -9,7 +9,7 @@ import { parseAddr, formatAddr, parseMac, formatMac, type Family } from "./addr.
 import { Batch } from "./batch.js";
 import type { DpOp, TxOp } from "./replica/ops.js";
 import type { RemoteStats } from "./replica/remote.js";
-import { Yielder, sliced, unsliced, type Pause } from "../config/yield.js";
+import { Yielder, sliced, unsliced, type Pause } from "../util/yield.js";
 
 export type Proto = "tcp" | "udp";
 export type ServiceKey = { proto: Proto; addr: string; port: number } | { fwmark: number; af?: Family };

@@ -27,7 +27,7 @@
 
 import type { Counters, ServiceKey } from "../dataplane/dataplane.js";
 import { logger, type Logger } from "../log.js";
-import { sliced, unsliced, Yielder } from "../config/yield.js";
+import { sliced, unsliced, Yielder } from "../util/yield.js";
 import { serviceText, destText, type Target, type TargetDest } from "./labels.js";
 
 export type { Target, TargetDest } from "./labels.js";

@@ -17,7 +17,7 @@ import { WeirError } from "../dataplane/errors.js";
 import { logger, type Logger } from "../log.js";
 import type { Rates } from "./estimator.js";
 import { serviceText, destText, type Target, type TargetDest } from "./labels.js";
-import { sliced, unsliced, type Pause } from "../config/yield.js";
+import { sliced, unsliced, type Pause } from "../util/yield.js";
 
 export type MetricType = "counter" | "gauge";
 export type LabelSet = Record<string, string>;

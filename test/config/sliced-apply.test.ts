@@ -1,5 +1,5 @@
 // Big configuration changes share the main thread with packet I/O, so they
-// are staged and applied in slices (src/config/yield.ts): the event loop
+// are staged and applied in slices (src/util/yield.ts): the event loop
 // gets turns meanwhile, packets keep seeing the old configuration until the
 // commit swaps the new one in whole, a failure leaves the old one, and a
 // health change that arrives mid-apply follows it instead of failing.
@@ -9,7 +9,7 @@ import { makeAppliance, CLIENT, CLIENT_MAC, LB0_MAC, VIP } from "../helpers/appl
 import { tcp4Frame } from "../helpers/frames.js";
 import { ConfigModel } from "../../src/config/model.js";
 import { ConsoleInterpreter } from "../../src/console/interpreter.js";
-import { Yielder } from "../../src/config/yield.js";
+import { Yielder } from "../../src/util/yield.js";
 import type { ServiceKey } from "../../src/dataplane/dataplane.js";
 
 const TX = 1;

@@ -12,7 +12,7 @@ import { tokenize } from "../tokenize.js";
 import { ok, type Reply } from "../types.js";
 import { listAll, listConnections, saveRules, serviceEntry, timeoutLine, title, type ListDest, type ListService, type Rates, type RuleService } from "./format.js";
 import { parseIpvsadm, type Parsed } from "./parse.js";
-import { Yielder } from "../../config/yield.js";
+import { Yielder } from "../../util/yield.js";
 
 const CHANGES = new Set(["A", "E", "D", "C", "a", "e", "d", "set"]);
 

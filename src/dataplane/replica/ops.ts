@@ -4,7 +4,7 @@
 // same order, so all instances run the same configuration.
 
 import type { DataPlane, DestSpec, ServiceKey, ServiceSpec, Transaction } from "../dataplane.js";
-import type { Pause } from "../../config/yield.js";
+import type { Pause } from "../../util/yield.js";
 import ipaddr from "ipaddr.js";
 
 /** One operation inside a transaction (Transaction's methods and their arguments). */

@@ -10,7 +10,7 @@ import { DataPlane, type Counters, type StagedTransaction } from "../dataplane.j
 import { PacketIo } from "../io.js";
 import { NeighbourProber } from "../probe.js";
 import { logger } from "../../log.js";
-import { Yielder } from "../../config/yield.js";
+import { Yielder } from "../../util/yield.js";
 import { applyOp, applyTxOps, type DpOp } from "./ops.js";
 import { MirrorState } from "./state.js";
 import { steerProgram } from "../steer.js";
