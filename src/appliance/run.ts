@@ -21,7 +21,7 @@ import { statsSnapshot } from "./stats.js";
 import { PacketIo, type IoOptions } from "../dataplane/io.js";
 import { NeighbourProber } from "../dataplane/probe.js";
 import { WorkerPool } from "../dataplane/replica/pool.js";
-import { steerProgram } from "../dataplane/steer.js";
+import { steerProgram } from "../dataplane/steer/program.js";
 import { showWorkers, crashWorker, linkStats } from "./workers.js";
 import { installLastResort } from "./lastresort.js";
 import type { ConfigState } from "../config/state.js";

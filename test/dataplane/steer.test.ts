@@ -23,7 +23,7 @@ import {
   arp, ether, icmp, ipFrame, ipv4, ipv6, ipv6Frag, tcp, udp, fmtIp, IPPROTO_HOPOPTS, type L2Opts,
 } from "../helpers/frames.js";
 import { checkProgram, decodeProgram, runProgram, type Insn } from "../helpers/cbpf.js";
-import { steerOwner, steerProgram, type SteerSpec } from "../../src/dataplane/steer.js";
+import { steerOwner, steerProgram, type SteerSpec } from "../../src/dataplane/steer/program.js";
 
 const MAC_A = "02:00:00:00:00:01", MAC_B = "02:00:00:00:00:02";
 const VIP4 = "198.18.0.10", VIP6 = "2001:db8:100::10";

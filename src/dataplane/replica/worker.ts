@@ -13,7 +13,7 @@ import { logger } from "../../log.js";
 import { Yielder } from "../../util/yield.js";
 import { applyOp, applyTxOps, type DpOp } from "./ops.js";
 import { MirrorState } from "./state.js";
-import { steerProgram } from "../steer.js";
+import { steerProgram } from "../steer/program.js";
 import { STRIDE, type Snapshot } from "./remote.js";
 import type { ToWorker, FromWorker, WorkerInit, SteerState } from "./messages.js";
 

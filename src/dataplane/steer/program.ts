@@ -49,8 +49,8 @@
 // per /24 (2,500 reals x.x.d.1..250 in 10 /24s: 22), and /24s each holding
 // 200 random addresses about 25 each (about 160 of them, 32,000 reals).
 
-import { WeirError } from "./errors.js";
-import { parseAddr } from "./addr.js";
+import { WeirError } from "../errors.js";
+import { parseAddr } from "../addr.js";
 
 export interface SteerSpec {
   /** Number of workers, 1..64. */
