@@ -3,7 +3,7 @@
 
 import type { CommandHandler } from "../console/registry.js";
 import { ok } from "../console/types.js";
-import { WeirError } from "../config/errors.js";
+import { WeirError } from "../errors.js";
 import type { PacketIo, LinkIoStats } from "../dataplane/io.js";
 import type { WorkerPool } from "../dataplane/replica/pool.js";
 import { sumLinks } from "../dataplane/replica/remote.js";

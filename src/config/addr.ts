@@ -3,7 +3,7 @@
 
 import ipaddr from "ipaddr.js";
 import type { Family } from "../dataplane/addr.js";
-import { fail } from "./errors.js";
+import { fail } from "../errors.js";
 
 export type { Family };
 

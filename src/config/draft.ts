@@ -6,7 +6,7 @@
 import type { FwdName } from "../dataplane/dataplane.js";
 import { parseMac } from "../dataplane/addr.js";
 import { addrPort, inPrefix, maxLen, networkOf, type Family, type Prefix } from "./addr.js";
-import { fail } from "./errors.js";
+import { fail } from "../errors.js";
 import { destKeyText, svcKeyOption, svcKeyText, type SvcKey } from "./keys.js";
 import {
   MAX_PERSISTENCE, MAX_TIMEOUT, SCHEDULERS,

@@ -4,7 +4,7 @@
 
 import type { ServiceKey } from "../dataplane/dataplane.js";
 import { addrPort, compareIp, intIn, parseIp, type Family } from "./addr.js";
-import { fail } from "./errors.js";
+import { fail } from "../errors.js";
 
 export type SvcKey =
   | { kind: "tcp" | "udp"; af: Family; addr: string; port: number }

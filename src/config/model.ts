@@ -12,7 +12,7 @@ import type { DataPlane, FwdName, ServiceKey, Transaction } from "../dataplane/d
 import { logger, type Logger } from "../log.js";
 import { Draft, type DestIn } from "./draft.js";
 import { dpView, diffService, markOps, planNet, runNet, type DestHealth, type DpService, type HealthMode } from "./dpsync.js";
-import { fail } from "./errors.js";
+import { fail } from "../errors.js";
 import { compareDest, compareSvc, destKeyText, parseAddrPort, parseSvcKey, svcKeyId, svcKeyOption, svcKeyText, toDpKey, type SvcKey } from "./keys.js";
 import { readHostLink } from "./sysfs.js";
 import { sliced, unsliced, Yielder } from "../util/yield.js";

@@ -1,6 +1,6 @@
 // The appliance's own words: show running-config, show stats, save, help, exit.
 
-import { WeirError } from "../config/errors.js";
+import { WeirError } from "../errors.js";
 import { atomicWrite } from "../config/save.js";
 import type { ConsoleEnv } from "./env.js";
 import type { CommandHandler, Registry } from "./registry.js";

@@ -3,7 +3,7 @@
 // in a registry; other modules add theirs with register().
 
 import type { ConfigModel } from "../config/model.js";
-import { WeirError } from "../config/errors.js";
+import { WeirError } from "../errors.js";
 import { logger, type Logger } from "../log.js";
 import { exit, help, runningConfig, save, showRunningConfig, showStats } from "./appliance.js";
 import type { ConsoleEnv, RateSource } from "./env.js";
@@ -83,6 +83,8 @@ export class ConsoleInterpreter implements Interpreter {
       this.log.debug({ source: ctx.source, line, ok: reply.ok }, "console line");
       return reply.ok ? reply : oneLine(reply);
     } catch (e) {
+      // Every error a person can cause is a WeirError (errors.ts: keys, health,
+      // configuration, data plane): its message is the reply. Anything else is a bug.
       if (e instanceof WeirError) {
         this.log.info({ source: ctx.source, line, code: e.code }, e.message);
         return oneLine(err(e.message));

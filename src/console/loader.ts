@@ -11,7 +11,7 @@
 
 import { readFile, stat } from "node:fs/promises";
 import type { ConfigModel } from "../config/model.js";
-import { WeirError } from "../config/errors.js";
+import { WeirError } from "../errors.js";
 import { atomicWrite } from "../config/save.js";
 import type { Logger } from "../log.js";
 import type { Registry, CommandHandler } from "./registry.js";

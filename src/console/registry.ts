@@ -3,7 +3,7 @@
 // ("show stats"), and the longest registered match wins.
 
 import type { Draft } from "../config/draft.js";
-import { fail } from "../config/errors.js";
+import { fail } from "../errors.js";
 import type { CommandContext, Reply } from "./types.js";
 
 export interface CommandHandler {

@@ -6,7 +6,7 @@
 // others are terminal escapes when running-config is printed. Nothing
 // legitimate needs one, so they are refused rather than escaped on save.
 
-import { fail } from "../config/errors.js";
+import { fail } from "../errors.js";
 
 /** Control characters that may not be part of a word. */
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/;

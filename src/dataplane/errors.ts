@@ -1,33 +1,15 @@
-// Errors from data-plane control calls, with stable machine-readable codes.
+// Errors from data-plane control calls: the data plane names what was wrong
+// (assembly/ctl/errors.ts), and controlError() makes it a WeirError whose code
+// and reason come from the one code table (../errors.ts). WeirError is
+// re-exported for the data plane's files, which import it from beside them.
 
-export class WeirError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-    this.name = "WeirError";
-  }
-}
+import { CODES, isCode, WeirError } from "../errors.js";
 
-const HINTS: Record<string, string> = {
-  INVALID_ARGUMENT: "invalid argument",
-  NO_SUCH_SERVICE: "no such service",
-  SERVICE_EXISTS: "service already exists",
-  NO_SUCH_DEST: "no such real server",
-  DEST_EXISTS: "real server already exists",
-  UNKNOWN_SCHEDULER: "unknown scheduler",
-  NO_TRANSACTION: "no transaction open",
-  TRANSACTION_OPEN: "a transaction is already open",
-  TABLE_FULL: "table full",
-  ADDRESS_FAMILY: "address family mismatch",
-  NO_SUCH_LINK: "no such link",
-  NO_SUCH_ADDRESS: "no such address",
-  NO_ROUTE: "no such route",
-  EXISTS: "already exists",
-  NOT_FOUND: "not found",
-};
+export { WeirError };
 
 /** Builds the error for a negative control-call result; name comes from the data plane. */
 export function controlError(name: string, what: string): WeirError {
-  return new WeirError(`WEIR_ERR_${name}`, `${what}: ${HINTS[name] ?? name.toLowerCase()}`);
+  // Every name the data plane gives is in the table (test/errors.test.ts); this is the guard for one that is not.
+  if (!isCode(name)) return new WeirError("WEIR_ERR_UNKNOWN", `${what}: ${name.toLowerCase()}`);
+  return new WeirError(`WEIR_ERR_${name}`, `${what}: ${CODES[name]}`);
 }

@@ -9,10 +9,11 @@
 import path from "node:path";
 import { ok, err, type CommandContext, type Reply } from "../console/types.js";
 import { logger } from "../log.js";
+import { HealthSyntaxError, ScriptRefused } from "../errors.js";
 import { HealthActions } from "./actions.js";
-import { DEFAULT_SCRIPT_DIR, DEFAULT_SCRIPT_USERS, ScriptRefused } from "./policy.js";
+import { DEFAULT_SCRIPT_DIR, DEFAULT_SCRIPT_USERS } from "./policy.js";
 import { ACCOUNT_NAME } from "./users.js";
-import { HealthSyntaxError, formatAdd, formatPair, formatSorry, formatFwd, parseAdd, parseDel, parseService, parseSorry } from "./syntax.js";
+import { formatAdd, formatPair, formatSorry, formatFwd, parseAdd, parseDel, parseService, parseSorry } from "./syntax.js";
 import { formatServiceOption } from "./keys.js";
 import type { HealthMonitor } from "./monitor.js";
 import type { CheckSpec, HealthTarget } from "./types.js";

@@ -7,15 +7,11 @@
 //   -r 198.19.0.11[:80]     ↔ "198.19.0.11:80" (the port defaults to the service's)
 
 import ipaddr from "ipaddr.js";
+import { KeyError } from "../errors.js";
 
 export type ServiceFields =
   | { proto: "tcp" | "udp"; addr: string; port: number }
   | { fwmark: number; af: 4 | 6 };
-
-/** Thrown by the parsers here; message names the offending text. */
-export class KeyError extends Error {
-  readonly code = "WEIR_ERR_BAD_ADDRESS";
-}
 
 /** Canonical address text (RFC 5952 for IPv6), or null when not an address. */
 export function canonicalAddr(text: string): { addr: string; af: 4 | 6 } | null {
@@ -27,7 +23,7 @@ export function canonicalAddr(text: string): { addr: string; af: 4 | 6 } | null 
 }
 
 function parsePort(text: string, what: string): number {
-  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new KeyError(`bad port in ${what}`);
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new KeyError("WEIR_ERR_BAD_PORT", `bad port in ${what}`);
   return Number(text);
 }
 
@@ -45,7 +41,7 @@ export function parseHostPort(text: string): { addr: string; af: 4 | 6; port: nu
     port = parsePort(text.slice(i + 1), text);
   }
   const a = canonicalAddr(host);
-  if (!a) throw new KeyError(`not an address: ${text}`);
+  if (!a) throw new KeyError("WEIR_ERR_BAD_ADDRESS", `not an address: ${text}`);
   return { ...a, port };
 }
 
@@ -57,14 +53,14 @@ export function hostPort(addr: string, port: number): string {
 export function parseServiceOption(flag: string, value: string, ipv6 = false): string {
   if (flag === "-f" || flag === "--fwmark-service") {
     if (!/^\d{1,10}$/.test(value) || Number(value) < 1 || Number(value) > 0xffffffff) {
-      throw new KeyError(`bad firewall mark: ${value}`);
+      throw new KeyError("WEIR_ERR_BAD_FWMARK", `bad firewall mark: ${value}`);
     }
     return `${ipv6 ? "fwm6" : "fwm"}:${Number(value)}`;
   }
   const proto = flag === "-t" || flag === "--tcp-service" ? "tcp" : flag === "-u" || flag === "--udp-service" ? "udp" : null;
-  if (!proto) throw new KeyError(`not a service option: ${flag}`);
+  if (!proto) throw new KeyError("WEIR_ERR_BAD_SERVICE", `not a service option: ${flag}`);
   const hp = parseHostPort(value);
-  if (hp.port === null || hp.port === 0) throw new KeyError(`service needs a port: ${value}`);
+  if (hp.port === null || hp.port === 0) throw new KeyError("WEIR_ERR_BAD_PORT", `service needs a port: ${value}`);
   return `${proto}:${hostPort(hp.addr, hp.port)}`;
 }
 

@@ -11,7 +11,7 @@
 
 import { logger, type Logger } from "../log.js";
 import { runCheck } from "./run.js";
-import { HealthError } from "./errors.js";
+import { HealthError } from "../errors.js";
 import { ScriptPolicy } from "./policy.js";
 import type { CheckResult, CheckSpec, CheckStatus, Transition } from "./types.js";
 

@@ -23,6 +23,7 @@ import path from "node:path";
 import { logger, type Logger } from "../log.js";
 import { quoteWord } from "../config/save.js";
 import { lookupGroup, lookupUser } from "./users.js";
+import { ScriptRefused } from "../errors.js";
 
 export const DEFAULT_SCRIPT_DIR = "/etc/weir/scripts";
 /** The default script user: the first of these that exists. */
@@ -42,11 +43,6 @@ export const SCRIPT_DEFAULTS: ScriptSettings = { user: null, group: null, dir: D
 
 /** Who a script runs as; null when weir is not root (it runs as weir's own user). */
 export interface ScriptIdentity { user: string; uid: number; gid: number }
-
-/** A script (or a setting) refused by the rules; message is one line. */
-export class ScriptRefused extends Error {
-  readonly code = "WEIR_ERR_SCRIPT_REFUSED";
-}
 
 const refuse = (msg: string): never => { throw new ScriptRefused(msg); };
 const errCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;

@@ -14,14 +14,10 @@
 //     T         seconds ("5", "0.5", "5s") or milliseconds ("100ms")
 //   health sorry SERVICE RS [-g|-m|-i]
 
-import { KeyError, canonicalAddr, formatServiceOption, parseDest, parseServiceOption, destFields } from "./keys.js";
+import { canonicalAddr, formatServiceOption, parseDest, parseServiceOption, destFields } from "./keys.js";
 import { quoteWord } from "../config/save.js";
+import { HealthSyntaxError, type KeyError } from "../errors.js";
 import { CHECK_DEFAULTS, type CheckKind, type CheckSpec, type FwdName, type SorryServer } from "./types.js";
-
-/** A console-word error; message is the reply text after "error: ". */
-export class HealthSyntaxError extends Error {
-  readonly code = "WEIR_ERR_HEALTH_SYNTAX";
-}
 
 const fail = (msg: string): never => { throw new HealthSyntaxError(msg); };
 const q = (tok: string) => JSON.stringify(tok);

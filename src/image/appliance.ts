@@ -10,7 +10,7 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Writable } from "node:stream";
-import { fail } from "../config/errors.js";
+import { fail } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { ApplianceLayout } from "./initramfs.js";
 import { openPart, verifyBundle } from "./bundle.js";

@@ -10,7 +10,7 @@
 
 import { open, readFile } from "node:fs/promises";
 import path from "node:path";
-import { fail } from "../config/errors.js";
+import { fail } from "../errors.js";
 
 export type Slot = "A" | "B";
 

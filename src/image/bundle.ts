@@ -17,7 +17,7 @@ import { promises as fsp, createReadStream } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { fail } from "../config/errors.js";
+import { fail } from "../errors.js";
 import { compareVersions, parseVersion } from "./version.js";
 
 export const BUNDLE_MAGIC = "WEIRBDL1";

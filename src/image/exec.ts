@@ -2,7 +2,7 @@
 // grub-mkimage, zstd) with a clear error naming the tool and its output.
 
 import { execFile } from "node:child_process";
-import { WeirError } from "../config/errors.js";
+import { WeirError } from "../errors.js";
 
 export interface RunResult { stdout: string; stderr: string }
 

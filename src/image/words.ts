@@ -6,7 +6,7 @@
 //   mgmt address ADDR/LEN | mgmt gateway ADDR | mgmt    the management NIC (kernel side)
 
 import { parseIp, parsePrefix } from "../config/addr.js";
-import { WeirError } from "../config/errors.js";
+import { WeirError } from "../errors.js";
 import { run } from "./exec.js";
 import type { CommandHandler } from "../console/registry.js";
 import { err, ok } from "../console/types.js";

@@ -2,6 +2,8 @@
 // offending token and why, and no change at all (configuration, data plane).
 
 import { describe, expect, it } from "vitest";
+import * as errors from "../../src/errors.js";
+import { CODES, HealthError, HealthSyntaxError, isCode, KeyError, ScriptRefused, WeirError } from "../../src/errors.js";
 import { makeConsole, type TestConsole } from "./helpers.js";
 import { topology } from "./fixture.js";
 
@@ -140,5 +142,49 @@ describe("error replies", () => {
     expect(await t.run("ipvsadm -A -t 198.18.100.6:80 -s rr")).toBe("error: internal error: table full");
     t.dp.transactionChunked = tx;
     expect(await snapshot(t)).toBe(before);
+  });
+});
+
+describe("the one error base", () => {
+  /** One of each class errors.ts exports, as a word would throw it. */
+  const SAMPLES: [string, () => WeirError][] = [
+    ["WeirError", () => new WeirError("WEIR_ERR_NO_SUCH_RULE", "no matching rule in PREROUTING")],
+    ["KeyError", () => new KeyError("WEIR_ERR_BAD_PORT", "invalid port 'x' in '198.18.100.1:x'")],
+    ["HealthError", () => new HealthError("WEIR_ERR_HEALTH_EXISTS", "a health check for 198.19.0.11:80 in tcp:198.18.100.1:80 already exists")],
+    ["HealthSyntaxError", () => new HealthSyntaxError('health add: unknown word "x"')],
+    ["ScriptRefused", () => new ScriptRefused("/tmp/x is not in the script directory /etc/weir/scripts")],
+  ];
+
+  it("the samples cover every error class errors.ts exports", () => {
+    const classes = Object.entries(errors)
+      .filter(([, v]) => typeof v === "function" && (v === WeirError || v.prototype instanceof WeirError))
+      .map(([name]) => name);
+    expect(SAMPLES.map(([name]) => name).sort()).toEqual(classes.sort());
+  });
+
+  it.each(SAMPLES)("a %s thrown by a word reaches the user as error: <message>", async (_, make) => {
+    const t = await makeConsole();
+    const e = make();
+    expect(e).toBeInstanceOf(WeirError);
+    expect(isCode(e.code.replace(/^WEIR_ERR_/, ""))).toBe(true);
+    t.con.register("throw-now", { help: "", execute: () => { throw make(); } });
+    t.con.register("throw-later", { help: "", execute: async () => { await Promise.resolve(); throw make(); } });
+    for (const word of ["throw-now", "throw-later"]) {
+      expect(await t.reply(word)).toEqual({ ok: false, text: `error: ${e.message}` });
+    }
+  });
+
+  it("every name the data plane gives a control-call result is in the code table, with the reason it printed before", async () => {
+    const t = await makeConsole();
+    const names: string[] = [];
+    for (let rc = -1; rc > -64; rc--) {
+      const name = t.dp.readString(t.dp.x.errorName(rc));
+      names.push(name);
+      if (name === "UNKNOWN") break;
+    }
+    expect(names.at(-1)).toBe("UNKNOWN");
+    for (const n of names) expect(isCode(n), n).toBe(true);
+    expect(CODES.NO_SUCH_SERVICE).toBe("no such service");
+    expect(CODES.DEST_EXISTS).toBe("real server already exists");
   });
 });

@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { tokenize } from "../../src/console/tokenize.js";
 import { quoteWord } from "../../src/config/save.js";
-import { WeirError } from "../../src/config/errors.js";
+import { WeirError } from "../../src/errors.js";
 
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
 

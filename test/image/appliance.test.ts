@@ -14,7 +14,7 @@ import { createBundle, generateKeyPair } from "../../src/image/bundle.js";
 import { initialState, readState, writeInitialCopies, writeState, type BootState } from "../../src/image/bootstate.js";
 import type { ApplianceLayout } from "../../src/image/initramfs.js";
 import { factoryReset, imageStatus, imageUpgrade, mgmt, rebootWord } from "../../src/image/words.js";
-import { WeirError } from "../../src/config/errors.js";
+import { WeirError } from "../../src/errors.js";
 import type { Logger } from "../../src/log.js";
 import type { CommandContext } from "../../src/console/types.js";
 

@@ -7,7 +7,7 @@ import {
   planMarkBad, planMarkGood, planUpgrade, readState, writeInitialCopies, writeState,
   type BootState, type NextState, type Slot,
 } from "../../src/image/bootstate.js";
-import { WeirError } from "../../src/config/errors.js";
+import { WeirError } from "../../src/errors.js";
 
 const sample: BootState = {
   seq: 41,

@@ -1,7 +1,7 @@
 // ip addr add|del A/LEN dev DEV / ip addr show [dev DEV]
 
 import type { Draft } from "../../config/draft.js";
-import { fail } from "../../config/errors.js";
+import { fail } from "../../errors.js";
 import { parsePrefix } from "../../config/addr.js";
 import type { ConfigState } from "../../config/state.js";
 import { devArg, linkHeader, sortedLinks } from "./link.js";

@@ -1,7 +1,7 @@
 // ip link show [DEV] / ip link set DEV up|down|mtu N|address MAC …
 
 import type { Draft } from "../../config/draft.js";
-import { fail } from "../../config/errors.js";
+import { fail } from "../../errors.js";
 import type { ConfigState, LinkConf } from "../../config/state.js";
 import { intIn } from "../../config/addr.js";
 import { matches, valueAt } from "./words.js";

@@ -1,7 +1,7 @@
 // ip neigh show [dev DEV]: the data plane's neighbour table.
 
 import type { DataPlane } from "../../dataplane/dataplane.js";
-import { fail } from "../../config/errors.js";
+import { fail } from "../../errors.js";
 import { compareIp } from "../../config/addr.js";
 import type { ConfigState } from "../../config/state.js";
 import { devArg } from "./link.js";

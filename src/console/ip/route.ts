@@ -1,7 +1,7 @@
 // ip route add|del PREFIX [via GW] [dev DEV] / ip route show
 
 import type { Draft } from "../../config/draft.js";
-import { fail } from "../../config/errors.js";
+import { fail } from "../../errors.js";
 import { compareIp, maxLen, networkOf, parseIp, parsePrefix, type Prefix } from "../../config/addr.js";
 import type { ConfigState } from "../../config/state.js";
 import { valueAt, type FamilyFilter } from "./words.js";

@@ -1,7 +1,7 @@
 // iproute2's way with words: any prefix of a keyword matches it ("ip a s"),
 // and `dev` before a device name is optional in most places.
 
-import { fail } from "../../config/errors.js";
+import { fail } from "../../errors.js";
 
 /** iproute2's matches(): tok is a non-empty prefix of keyword. */
 export function matches(tok: string | undefined, keyword: string): boolean {

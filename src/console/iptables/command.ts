@@ -2,7 +2,7 @@
 // which feeds firewall-mark services (ipvsadm -f).
 
 import type { Draft } from "../../config/draft.js";
-import { fail } from "../../config/errors.js";
+import { fail } from "../../errors.js";
 import type { ConsoleEnv } from "../env.js";
 import type { CommandHandler } from "../registry.js";
 import { ok, type Reply } from "../types.js";

@@ -4,7 +4,7 @@
 // and its listing in iptables -L's columns.
 
 import { intIn, parsePrefix } from "../../config/addr.js";
-import { fail } from "../../config/errors.js";
+import { fail } from "../../errors.js";
 import type { MarkRule } from "../../config/state.js";
 
 const ALIASES: Record<string, string> = {

@@ -2,7 +2,7 @@
 // a whole -R), listings read the data plane.
 
 import type { Draft } from "../../config/draft.js";
-import { fail, WeirError } from "../../config/errors.js";
+import { fail, WeirError } from "../../errors.js";
 import { compareDest, compareSvc as compareSvcKeys, svcKeyOption, svcKeyText, toDpKey, type SvcKey } from "../../config/keys.js";
 import { DEFAULT_TIMEOUTS, type ServiceConf } from "../../config/state.js";
 import type { DpService } from "../../config/dpsync.js";

@@ -4,7 +4,7 @@
 
 import type { FwdName } from "../../dataplane/dataplane.js";
 import { intIn, maskToLen, parseIp, tryIp, type Family } from "../../config/addr.js";
-import { fail } from "../../config/errors.js";
+import { fail } from "../../errors.js";
 import { parseAddrPort, parseMark, type SvcKey } from "../../config/keys.js";
 import { portByName, type PortProto } from "../../config/portnames.js";
 import { DEFAULT_PERSISTENCE, DEFAULT_SCHEDULER, MAX_PERSISTENCE, MAX_TIMEOUT, SCHEDULERS } from "../../config/state.js";

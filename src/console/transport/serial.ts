@@ -27,7 +27,7 @@
 import fs from "node:fs";
 import tty from "node:tty";
 import readline from "node:readline";
-import { WeirError } from "../../dataplane/errors.js";
+import { WeirError } from "../../errors.js";
 import { logger, type Logger } from "../../log.js";
 import type { Interpreter } from "../types.js";
 import { executeLine, isExit } from "./execute.js";

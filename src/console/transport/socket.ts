@@ -28,7 +28,7 @@
 import net from "node:net";
 import fs from "node:fs";
 import path from "node:path";
-import { WeirError } from "../../dataplane/errors.js";
+import { WeirError } from "../../errors.js";
 import { logger, type Logger } from "../../log.js";
 import type { Interpreter } from "../types.js";
 import { decodeRequest, encodeReply, LineSplitter, MAX_REQUEST_BYTES } from "./framing.js";

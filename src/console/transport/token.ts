@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { WeirError } from "../../dataplane/errors.js";
+import { WeirError } from "../../errors.js";
 import { logger } from "../../log.js";
 
 export const DEFAULT_TOKEN_FILE = "/var/lib/weir/ws-token";

@@ -55,7 +55,7 @@ import fs from "node:fs";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket, type RawData } from "ws";
-import { WeirError } from "../../dataplane/errors.js";
+import { WeirError } from "../../errors.js";
 import { logger, type Logger } from "../../log.js";
 import type { Interpreter } from "../types.js";
 import { executeLine, isExit } from "./execute.js";
