@@ -19,7 +19,7 @@ import { Link, link, owns, owns4 } from "./net/link";
 import { handleArp, ARP_OK_REPLY, ARP_MALFORMED, replyLen as arpReplyLen } from "./net/arp";
 import { handleNd, replyLen as ndReplyLen } from "./net/nd";
 import * as route from "./net/route";
-import { ConnTable, NONE, CF_USED, CF_TEMPLATE, CF_INACTIVE, CF_HASHED_OUT, CF_NOOUTPUT, CF_FWD_SHIFT } from "./conn/table";
+import { ConnTable, table, expireQuiescentTemplate, NONE, CF_USED, CF_TEMPLATE, CF_INACTIVE, CF_HASHED_OUT, CF_NOOUTPUT, CF_FWD_SHIFT } from "./conn/table";
 import * as S from "./conn/state";
 import * as frag from "./conn/frag";
 import { findService, findFwmark, live } from "./svc/generation";
@@ -35,22 +35,9 @@ import { dnat, snat } from "./xmit/nat";
 import { encap4, TUN_OVERHEAD } from "./xmit/tun";
 import { echoReply, tooBig } from "./xmit/icmpgen";
 import { handleIcmpError } from "./xmit/icmperr";
-import { v4addr, v4of } from "./util/bytes";
+import { v4addr, toV128, fromV128, afOf } from "./util/bytes";
 import * as O from "./xmit/offload";
 
-export let conns4: ConnTable<u32> = changetype<ConnTable<u32>>(0);
-export let conns6: ConnTable<v128> = changetype<ConnTable<v128>>(0);
-
-export function initTables(cap4: u32, cap6: u32, seed: u32): void {
-  conns4 = new ConnTable<u32>(cap4, seed);
-  conns6 = new ConnTable<v128>(cap6 > 0 ? cap6 : 1, seed ^ 0x9e3779b9);
-}
-
-/** The connection table of the address family A. */
-@inline export function table<A>(): ConnTable<A> {
-  if (isVector<A>()) return changetype<ConnTable<A>>(conns6);
-  return changetype<ConnTable<A>>(conns4);
-}
 @inline function srcA<A>(): A {
   if (isVector<A>()) return changetype<A>(M.saddr6);
   return changetype<A>(M.saddr4);
@@ -59,15 +46,6 @@ export function initTables(cap4: u32, cap6: u32, seed: u32): void {
   if (isVector<A>()) return changetype<A>(M.daddr6);
   return changetype<A>(M.daddr4);
 }
-@inline export function toV128<A>(a: A): v128 {
-  if (isVector<A>()) return changetype<v128>(a);
-  return v4addr(<u32>a);
-}
-@inline function fromV128<A>(a: v128): A {
-  if (isVector<A>()) return changetype<A>(a);
-  return changetype<A>(v4of(a));
-}
-@inline function afOf<A>(): u8 { return isVector<A>() ? 6 : 4; }
 
 /** Processes one frame. Output (if any) is left in the output slot; see xmit/out. */
 export function processFrame(inP: usize, inLen: u32, inLink: i32, outP: usize, outCap: u32, now: u32): i32 {
@@ -240,9 +218,6 @@ function newConn<A>(svc: Service, inP: usize, lk: Link, outP: usize, outCap: u32
   bindConn(d, false, true);
   return fwdIn<A>(i, inP, outP, outCap, now);
 }
-
-export let expireQuiescentTemplate: bool = false;
-export function setExpireQuiescentTemplate(on: bool): void { expireQuiescentTemplate = on; }
 
 /** Runs the service's scheduler on the current packet. */
 function pick<A>(svc: Service): DestState | null {

@@ -1,7 +1,7 @@
 // The data plane's exports: the batch call, the control calls and the
 // counters. Nothing else lives here.
 
-import { initTables, conns4, conns6, setExpireQuiescentTemplate } from "./core";
+import { initTables, conns4, conns6, setExpireQuiescentTemplate } from "./conn/table";
 import { runBatch as run, setExpireBudget as setBudget, batches, framesIn, framesTx, framesLocal } from "./ring/batch";
 import { scratch as scratchArea, ARG_ADDR } from "./ctl/scratch";
 import * as api from "./ctl/api";

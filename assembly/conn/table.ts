@@ -19,6 +19,10 @@
 // Expiry is an incremental sweep (expireStep) with a budget per batch, so the
 // work per batch is bounded whatever the table size; lookups also treat an
 // entry past its time as gone.
+//
+// The data plane's own two tables live here too (conns4, conns6, sized once
+// by initTables; table<A>() picks one by address type), with the one table
+// setting that is not a timeout (expire_quiescent_template).
 
 import { destState, unbindConn } from "../svc/bind";
 import { mix32, foldAddr } from "../util/bytes";
@@ -275,3 +279,28 @@ export const CF_FWD_SHIFT: u16 = 8; // forwarding method in bits 8..9
     for (let i: u32 = 0; i < this.cap; i++) if (this.flags(i) & CF_USED) this.remove(i);
   }
 }
+
+// ---- the data plane's two tables ----
+
+/** The IPv4 and IPv6 connection tables, sized once by initTables (index.ts init). */
+export let conns4: ConnTable<u32> = changetype<ConnTable<u32>>(0);
+export let conns6: ConnTable<v128> = changetype<ConnTable<v128>>(0);
+
+export function initTables(cap4: u32, cap6: u32, seed: u32): void {
+  conns4 = new ConnTable<u32>(cap4, seed);
+  conns6 = new ConnTable<v128>(cap6 > 0 ? cap6 : 1, seed ^ 0x9e3779b9);
+}
+
+/** The connection table of the address family A. */
+@inline export function table<A>(): ConnTable<A> {
+  if (isVector<A>()) return changetype<ConnTable<A>>(conns6);
+  return changetype<ConnTable<A>>(conns4);
+}
+
+/**
+ * IPVS's expire_quiescent_template (the export setExpireQuiescent): a
+ * persistence template whose real server has weight 0 is dropped when next
+ * looked up, so the client is scheduled afresh (core.ts newConn).
+ */
+export let expireQuiescentTemplate: bool = false;
+export function setExpireQuiescentTemplate(on: bool): void { expireQuiescentTemplate = on; }

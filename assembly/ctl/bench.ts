@@ -2,8 +2,7 @@
 // entries without building frames, so B7 can check that a large table really
 // allocates and holds what it claims. Never used by the appliance itself.
 
-import { conns4 } from "../core";
-import { CF_HASHED_OUT, CF_INACTIVE, NONE } from "../conn/table";
+import { conns4, CF_HASHED_OUT, CF_INACTIVE, NONE } from "../conn/table";
 
 /**
  * Inserts up to n synthetic NAT connections (TCP, distinct client address and

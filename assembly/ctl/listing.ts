@@ -7,8 +7,7 @@ import * as G from "../svc/generation";
 import { liveSvc } from "./api";
 import { Service } from "../svc/service";
 import { Stats } from "../stats/counters";
-import { conns4, conns6 } from "../core";
-import { ConnTable, CF_USED, CF_TEMPLATE, CF_FWD_SHIFT, NONE } from "../conn/table";
+import { ConnTable, conns4, conns6, CF_USED, CF_TEMPLATE, CF_FWD_SHIFT, NONE } from "../conn/table";
 import { v4addr } from "../util/bytes";
 
 /**

@@ -15,7 +15,7 @@
 
 import { processFrame } from "../core";
 import { outLen, outLink, reason } from "../xmit/out";
-import { conns4, conns6 } from "../core";
+import { conns4, conns6 } from "../conn/table";
 import { setSchedNow } from "../sched/clock";
 import { setInFlags, outFlags } from "../xmit/offload";
 

@@ -17,6 +17,19 @@
 @inline export function v4of(a: v128): u32 { return <u32>i32x4.extract_lane(a, 0); }
 @inline export function addrEq(a: v128, b: v128): bool { return v128.all_true<i64>(v128.eq<i64>(a, b)); }
 
+// Code written once over the address type A (u32 for IPv4, v128 for IPv6),
+// as the frame path and the connection table are, converts with these.
+@inline export function toV128<A>(a: A): v128 {
+  if (isVector<A>()) return changetype<v128>(a);
+  return v4addr(<u32>a);
+}
+@inline export function fromV128<A>(a: v128): A {
+  if (isVector<A>()) return changetype<A>(a);
+  return changetype<A>(v4of(a));
+}
+/** The address family (4 or 6) of the address type A. */
+@inline export function afOf<A>(): u8 { return isVector<A>() ? 6 : 4; }
+
 /** 32-bit multiplicative hash (golden ratio), as the kernel's hash_32. */
 @inline export function hash32(v: u32, bits: u32): u32 { return (v * 0x61C88647) >>> (32 - bits); }
 

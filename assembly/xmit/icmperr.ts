@@ -10,8 +10,7 @@
 
 import * as M from "../packet/meta";
 import { Link, owns, owns4 } from "../net/link";
-import { table, toV128 } from "../core";
-import { NONE } from "../conn/table";
+import { table, NONE } from "../conn/table";
 import { FWD_MASQ, FWD_TUNNEL } from "../svc/dest";
 import { encap4, TUN_OVERHEAD } from "./tun";
 import { destState } from "../svc/bind";
@@ -22,7 +21,7 @@ import * as D from "../stats/drops";
 import { V_LOCAL, drop, copyDatagram, routeAndSend, sendIp } from "./out";
 import * as route from "../net/route";
 import { link } from "../net/link";
-import { v4addr } from "../util/bytes";
+import { v4addr, toV128 } from "../util/bytes";
 
 @inline function isV6<A>(): bool { return isVector<A>(); }
 
