@@ -1,5 +1,5 @@
 // The per-frame path (IPVS's ip_vs_core.c): classify a frame, find or make
-// its connection, and hand it to the sender for its forwarding method.
+// its connection, and hand it to its forwarding method (xmit/method.ts).
 // Written once over the address type A (u32 for IPv4, v128 for IPv6);
 // the compiler specialises it, so the IPv4 path handles plain integers.
 //
@@ -9,7 +9,8 @@
 //   3. service lookup (fwmark rules, then protocol/address/port) → new connection.
 
 import * as M from "./packet/meta";
-import { parseEther, ethType, l3off, loadMac, isMulticastMac, ETH_P_IP, ETH_P_IPV6, ETH_P_ARP, ETH_HLEN } from "./packet/ether";
+import { srcA, dstA } from "./packet/meta";
+import { parseEther, ethType, l3off, loadMac, isMulticastMac, ETH_P_IP, ETH_P_IPV6, ETH_P_ARP } from "./packet/ether";
 import { parseIPv4, V4_OK, V4_BAD_CSUM, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6 } from "./packet/ipv4";
 import { parseIPv6, V6_OK, V6_BAD_EXT } from "./packet/ipv6";
 import { parseTcp, TH_SYN, TH_RST, TH_ACK } from "./packet/tcp";
@@ -18,39 +19,28 @@ import { parseIcmp, ICMP_ECHO, ICMP6_ECHO_REQUEST, ND_NEIGHBOR_SOLICIT, ND_NEIGH
 import { Link, link, owns, owns4 } from "./net/link";
 import { handleArp, ARP_OK_REPLY, ARP_MALFORMED, replyLen as arpReplyLen } from "./net/arp";
 import { handleNd, replyLen as ndReplyLen } from "./net/nd";
-import * as route from "./net/route";
 import { ConnTable, table, expireQuiescentTemplate, NONE, CF_USED, CF_TEMPLATE, CF_INACTIVE, CF_HASHED_OUT, CF_NOOUTPUT, CF_FWD_SHIFT } from "./conn/table";
 import * as S from "./conn/state";
 import * as frag from "./conn/frag";
 import { findService, findFwmark, live } from "./svc/generation";
 import { classify } from "./svc/fwmark";
 import { Service, SVC_F_PERSISTENT, SVC_F_ONEPACKET } from "./svc/service";
-import { DestState, FWD_MASQ, FWD_TUNNEL, FWD_DROUTE, DEST_F_AVAILABLE } from "./svc/dest";
+import { DestState, FWD_MASQ, FWD_DROUTE, DEST_F_AVAILABLE } from "./svc/dest";
 import { bindConn, destState, moveActive } from "./svc/bind";
 import { schedInput } from "./sched/input";
 import { countIn, countOut } from "./stats/counters";
 import * as D from "./stats/drops";
-import { V_LOCAL, drop, tx, txInstead, copyDatagram, sendIp, resetOut } from "./xmit/out";
-import { dnat, snat } from "./xmit/nat";
-import { encap4, TUN_OVERHEAD } from "./xmit/tun";
-import { echoReply, tooBig } from "./xmit/icmpgen";
+import { V_LOCAL, drop, tx, resetOut } from "./xmit/out";
+import { xmitIn, xmitOut, setInLink } from "./xmit/method";
+import { echoReply } from "./xmit/icmpgen";
 import { handleIcmpError } from "./xmit/icmperr";
 import { v4addr, toV128, fromV128, afOf } from "./util/bytes";
 import * as O from "./xmit/offload";
 
-@inline function srcA<A>(): A {
-  if (isVector<A>()) return changetype<A>(M.saddr6);
-  return changetype<A>(M.saddr4);
-}
-@inline function dstA<A>(): A {
-  if (isVector<A>()) return changetype<A>(M.daddr6);
-  return changetype<A>(M.daddr4);
-}
-
 /** Processes one frame. Output (if any) is left in the output slot; see xmit/out. */
 export function processFrame(inP: usize, inLen: u32, inLink: i32, outP: usize, outCap: u32, now: u32): i32 {
   resetOut();
-  curInLink = inLink;
+  setInLink(inLink);
   const lk = link(inLink);
   if (lk === null) return drop(D.R_BAD_LINK);
   if (!lk.up) return drop(D.R_LINK_DOWN);
@@ -313,73 +303,6 @@ function fragFollow<A>(inP: usize, outP: usize, outCap: u32, now: u32): i32 {
   }
   countOut(st.stats, len); countOut(st.svcStats, len);
   return xmitOut<A>(t.vaddr(i), t.vport(i), inP, outP, outCap, now);
-}
-
-// ---- transmit ----
-
-/** Checks the egress MTU; sends "too big" back when DF (or IPv6) forbids fragmenting. */
-function mtuExceeded(inP: usize, outP: usize, outCap: u32, mtu: u32): i32 {
-  const lk = link(curInLink);
-  let df = true;
-  if (M.af == 4) df = (load<u8>(inP + M.l3 + 6) & 0x40) != 0;
-  if (!df || lk === null) return drop(D.R_TOO_BIG);
-  const n = tooBig(inP, lk!, outP, outCap, mtu);
-  if (n == 0) return drop(D.R_TOO_BIG);
-  return txInstead(lk!.id, n, D.R_TOO_BIG);
-}
-
-/** Ingress link of the frame in flight (mtuExceeded answers on it). */
-let curInLink: i32 = 0;
-
-@inline function xmitIn<A>(fwd: u8, daddr: A, dport: u16, inP: usize, outP: usize, outCap: u32, now: u32): i32 {
-  const ipLen = M.l3end - M.l3;
-  const af = afOf<A>();
-  const dst = toV128<A>(daddr);
-  const ok = isVector<A>() ? route.lookup(af, dst) : route.lookup4(<u32>daddr);
-  if (!ok) return drop(D.R_NO_ROUTE);
-  const lk = link(route.nhLink);
-  if (lk === null || !lk.up) return drop(D.R_NO_ROUTE);
-  // A GSO frame goes out as segments of headers + gso_size: that is what must fit.
-  const wire = O.wireLen(inP, ipLen);
-  if (fwd == FWD_TUNNEL) {
-    if (isVector<A>()) return drop(D.R_UNSUPPORTED);
-    if (wire + TUN_OVERHEAD > lk.mtu) return mtuExceeded(inP, outP, outCap, lk.mtu - TUN_OVERHEAD);
-    const inner = copyDatagram(inP, outP, outCap, TUN_OVERHEAD);
-    if (inner == 0) return drop(D.R_OUT_NO_ROOM);
-    encap4(inner - TUN_OVERHEAD, ipLen, lk.primary4, <u32>daddr);
-    O.tunnelOut(outP, M.l3, ETH_HLEN + TUN_OVERHEAD, ETH_HLEN + TUN_OVERHEAD + ipLen);
-    return sendIp(outP, outCap, ipLen + TUN_OVERHEAD, lk, 4, route.nhAddr, now);
-  }
-  if (wire > lk.mtu) return mtuExceeded(inP, outP, outCap, lk.mtu);
-  const ip = copyDatagram(inP, outP, outCap, 0);
-  if (ip == 0) return drop(D.R_OUT_NO_ROOM);
-  O.carry(M.l3, ETH_HLEN);
-  if (fwd == FWD_MASQ) {
-    const l4 = M.firstFrag ? ip + (M.l4 - M.l3) : 0;
-    dnat<A>(ip, l4, M.proto, daddr, dport);
-    return sendIp(outP, outCap, ipLen, lk, af, route.nhAddr, now);
-  }
-  // DR: the real server itself is the next hop, whatever the route's gateway.
-  return sendIp(outP, outCap, ipLen, lk, af, dst, now);
-}
-
-function xmitOut<A>(vaddr: A, vport: u16, inP: usize, outP: usize, outCap: u32, now: u32): i32 {
-  const ipLen = M.l3end - M.l3;
-  const af = afOf<A>();
-  const ok = isVector<A>() ? route.lookup(af, toV128<A>(dstA<A>())) : route.lookup4(<u32>dstA<A>());
-  if (!ok) return drop(D.R_NO_ROUTE);
-  const lk = link(route.nhLink);
-  if (lk === null || !lk.up) return drop(D.R_NO_ROUTE);
-  // Replies get the same egress MTU check as xmitIn (the kernel's ip_forward
-  // does it before IPVS sees the reply): "too big" goes back to the real
-  // server, quoting its packet as sent. Checked before the input is rewritten.
-  if (O.wireLen(inP, ipLen) > lk.mtu) return mtuExceeded(inP, outP, outCap, lk.mtu);
-  const ip = copyDatagram(inP, outP, outCap, 0);
-  if (ip == 0) return drop(D.R_OUT_NO_ROOM);
-  O.carry(M.l3, ETH_HLEN);
-  const l4 = M.firstFrag ? ip + (M.l4 - M.l3) : 0;
-  snat<A>(ip, l4, M.proto, vaddr, vport);
-  return sendIp(outP, outCap, ipLen, lk, af, route.nhAddr, now);
 }
 
 // ---- ICMP ----

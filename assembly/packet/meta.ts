@@ -33,3 +33,13 @@ export function setFrag(isFrag: bool, first: bool, id: u32, mf: bool): void {
 }
 export function setTtl(t: u8): void { ttl = t; }
 export function setV6NextHdrOff(o: u32): void { v6NextHdrOff = o; }
+
+/** The frame's addresses as the address type A (u32 for IPv4, v128 for IPv6). */
+@inline export function srcA<A>(): A {
+  if (isVector<A>()) return changetype<A>(saddr6);
+  return changetype<A>(saddr4);
+}
+@inline export function dstA<A>(): A {
+  if (isVector<A>()) return changetype<A>(daddr6);
+  return changetype<A>(daddr4);
+}
