@@ -1,4 +1,4 @@
-// Steering filters for data-plane workers (src/dataplane/steer.ts): every
+// Steering filters for data-plane workers (src/dataplane/steer/): every
 // member's cBPF program, run by the interpreter in test/helpers/cbpf.ts with
 // the kernel's semantics, must accept exactly the frames steerOwner gives it:
 //   - random frames (TCP/UDP/ICMP over IPv4/IPv6, fragments, options,
@@ -23,7 +23,9 @@ import {
   arp, ether, icmp, ipFrame, ipv4, ipv6, ipv6Frag, tcp, udp, fmtIp, IPPROTO_HOPOPTS, type L2Opts,
 } from "../helpers/frames.js";
 import { checkProgram, decodeProgram, runProgram, type Insn } from "../helpers/cbpf.js";
-import { steerOwner, steerProgram, type SteerSpec } from "../../src/dataplane/steer/program.js";
+import { steerProgram } from "../../src/dataplane/steer/program.js";
+import { steerOwner } from "../../src/dataplane/steer/model.js";
+import type { SteerSpec } from "../../src/dataplane/steer/rule.js";
 
 const MAC_A = "02:00:00:00:00:01", MAC_B = "02:00:00:00:00:02";
 const VIP4 = "198.18.0.10", VIP6 = "2001:db8:100::10";

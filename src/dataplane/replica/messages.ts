@@ -6,7 +6,7 @@ import type { Family } from "../addr.js";
 import type { DpOp, TxOp } from "./ops.js";
 import type { Snapshot } from "./remote.js";
 
-/** Inputs of the steering filter that are the same for every worker (steer.ts). */
+/** Inputs of the steering filter that are the same for every worker (../steer/rule.ts). */
 export interface SteerState { workers: number; natReals: string[]; byAddressOnly: boolean; }
 
 /** A link the supervisor attached: workers add their rings to it. tap: the supervisor's TAP handle. */

@@ -1,6 +1,6 @@
 // A data-plane worker thread: its own Wasm instance (a replica of the
 // supervisor's), its own RX ring on every attached link with a socket filter
-// that takes only its share of the frames (steer.ts), its own TX rings, and
+// that takes only its share of the frames (../steer/), its own TX rings, and
 // the packet loop of io.ts on this thread's event loop. Frames for the host
 // stack go to the supervisor's TAP mirrors. The supervisor's side is pool.ts;
 // the messages are in messages.ts.
@@ -36,7 +36,7 @@ const io = new PacketIo(dp, {
 await io.start();
 
 // The real servers' MACs: this instance forwards, so it resolves them (the
-// answers reach every worker: steer.ts hands ARP replies to all).
+// answers reach every worker: the steering rule hands ARP replies to all).
 const prober = new NeighbourProber({ dp, now, kick: (id) => io.kickLink(id), targets: () => book.reals() });
 
 // Everything that changes state runs in arrival order.
