@@ -30,14 +30,14 @@ import { bindConn, destState, moveActive } from "./svc/bind";
 import { schedInput } from "./sched/input";
 import { countIn, countOut } from "./stats/counters";
 import * as D from "./stats/drops";
-import { V_LOCAL, drop, tx, resetOut } from "./xmit/out";
+import { V_LOCAL, drop, tx, resetOut } from "./xmit/verdict";
 import { xmitIn, xmitOut, setInLink } from "./xmit/method";
 import { echoReply } from "./xmit/icmpgen";
 import { handleIcmpError } from "./xmit/icmperr";
 import { v4addr, toV128, fromV128, afOf } from "./util/bytes";
 import * as O from "./xmit/offload";
 
-/** Processes one frame. Output (if any) is left in the output slot; see xmit/out. */
+/** Processes one frame. Output (if any) is left in the output slot; see xmit/verdict. */
 export function processFrame(inP: usize, inLen: u32, inLink: i32, outP: usize, outCap: u32, now: u32): i32 {
   resetOut();
   setInLink(inLink);

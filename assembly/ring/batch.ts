@@ -14,7 +14,7 @@
 // Input and output may be the same slot (in-place rewrite).
 
 import { processFrame } from "../core";
-import { outLen, outLink, reason } from "../xmit/out";
+import { outLen, outLink, reason } from "../xmit/verdict";
 import { conns4, conns6 } from "../conn/table";
 import { setSchedNow } from "../sched/clock";
 import { setInFlags, outFlags } from "../xmit/offload";

@@ -8,7 +8,7 @@
 // ~110 ns/frame either way), so the simpler copy stays.
 
 import { processFrame } from "../core";
-import { outLen, outLink, V_TX, V_LOCAL } from "../xmit/out";
+import { outLen, outLink, V_TX, V_LOCAL } from "../xmit/verdict";
 import * as O from "../xmit/offload";
 import { countLocal } from "./batch";
 import { Port, port, count, C_TX_NO_PORT } from "./port";

@@ -461,7 +461,7 @@ static u32 expire_step(ctab_t *t, u32 now, u32 budget) {
   return removed;
 }
 
-/* ---- transmit (xmit/out.ts, xmit/nat.ts) ---- */
+/* ---- transmit (xmit/send.ts, xmit/nat.ts, xmit/method.ts) ---- */
 INL u8 *copy_datagram(const u8 *in, u8 *out, u32 cap, u32 headroom) {
   u32 dlen = m_l3end - m_l3;
   if (ETH_HLEN + headroom + dlen > cap) return NULL;

@@ -1,7 +1,8 @@
 // Building output frames: the IP datagram goes after a fresh, untagged
 // Ethernet header for the egress link; the next hop's MAC comes from the
 // neighbour table, and an unresolved one turns the output into an ARP
-// request (or an IPv6 neighbour solicitation) for it.
+// request (or an IPv6 neighbour solicitation) for it. Each call returns the
+// frame's verdict (verdict.ts).
 
 import { Link, link } from "../net/link";
 import * as neigh from "../net/neigh";
@@ -12,34 +13,7 @@ import { writeNeighSolicit } from "../net/nd";
 import * as D from "../stats/drops";
 import * as M from "../packet/meta";
 import { v4of, copyBytes } from "../util/bytes";
-import { resetOutFlags } from "./offload";
-
-export const V_DROP: i32 = 0;
-export const V_TX: i32 = 1;
-export const V_LOCAL: i32 = 2;
-
-/** Results of the current frame besides its verdict. */
-export let outLen: u32 = 0;
-export let outLink: i32 = -1;
-export let reason: i32 = 0;
-
-export function resetOut(): void { outLen = 0; outLink = -1; reason = 0; resetOutFlags(); }
-
-@inline export function drop(r: i32): i32 { reason = r; D.countDrop(r); return V_DROP; }
-
-/**
- * The input frame is dropped (counted under r) but the output slot holds an
- * answer to send instead (an ICMP error or a solicitation).
- */
-export function txInstead(l: i32, len: u32, r: i32): i32 {
-  D.countDrop(r);
-  resetOutFlags(); // an answer of our own: complete checksums, no offload
-  reason = r;
-  return tx(l, len);
-}
-
-/** Output ready: len bytes at the output slot, to link l. */
-@inline export function tx(l: i32, len: u32): i32 { outLink = l; outLen = len; return V_TX; }
+import { drop, tx, txInstead } from "./verdict";
 
 /**
  * Copies the input's IP datagram to the output slot after room for an
