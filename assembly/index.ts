@@ -136,7 +136,7 @@ export function connBuf(): usize { return Ls.CONN_OUT; }
 
 // ---- packet I/O over AF_PACKET rings mapped into this memory (assembly/ring/io.ts) ----
 import * as IO from "./ring/io";
-import * as P from "./ring/port";
+import * as P from "./ring/rings";
 import * as GSO from "./xmit/gso";
 /**
  * Attaches link id's rings: RX (version 2: rxFrameCount slots of rxFrameSize;

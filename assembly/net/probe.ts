@@ -12,7 +12,7 @@ import * as route from "./route";
 import * as neigh from "./neigh";
 import { writeArpRequest } from "./arp";
 import { writeNeighSolicit } from "./nd";
-import { port } from "../ring/port";
+import { ringsOf } from "../ring/rings";
 import { txSlot, txCap, txCommit } from "../ring/tx";
 import { v4of } from "../util/bytes";
 
@@ -28,7 +28,7 @@ export function probe(af: u8, a: v128, now: u32): i32 {
   if (lk === null || !lk.up) return -1;
   const nh = route.nhAddr;
   if (neigh.lookup(lk.id, af, nh)) return -1;
-  const p = port(lk.id);
+  const p = ringsOf(lk.id);
   if (p === null) return -1;
   const slot = txSlot(p);
   if (slot == 0) return -1;

@@ -11,7 +11,7 @@ import { processFrame } from "../core";
 import { outLen, outLink, V_TX, V_LOCAL } from "../xmit/verdict";
 import * as O from "../xmit/offload";
 import { countLocal } from "./batch";
-import { Port, port, count, C_TX_NO_PORT } from "./port";
+import { LinkRings, ringsOf, count, C_TX_NO_RINGS } from "./rings";
 import { txSend, localQueue } from "./tx";
 
 /** Output scratch: the largest frame (64 KiB GSO) plus TUN's 20 bytes, with room. */
@@ -28,12 +28,12 @@ export function begin(now: u32): void {
   txCount = 0;
 }
 
-export function visit(p: Port, frame: usize, len: u32, flags: u32): void {
+export function visit(p: LinkRings, frame: usize, len: u32, flags: u32): void {
   O.setInFlags(flags);
   const v = processFrame(frame, len, p.id, scratchOut, SCRATCH_CAP, curNow);
   if (v == V_TX) {
-    const q = port(outLink);
-    if (q === null) count(p, C_TX_NO_PORT);
+    const q = ringsOf(outLink);
+    if (q === null) count(p, C_TX_NO_RINGS);
     else if (txSend(q, scratchOut, outLen, O.outFlags)) txCount++;
   } else if (v == V_LOCAL) {
     O.completeInput(frame, len); // the TAP takes no offload state: complete a partial checksum

@@ -6,7 +6,8 @@
 
 import { setSchedNow } from "../sched/clock";
 import { endBatch } from "./batch";
-import { port, ports, count, Port, MAX_PORTS, C_HOST_FRAMES } from "./port";
+import { ringsOf, attached, count, LinkRings, C_HOST_FRAMES } from "./rings";
+import { MAX_LINKS } from "../net/link";
 import { drainV2, drainV3 } from "./rx";
 import { txSlot, txCap, txCommit } from "./tx";
 import { begin, txCount } from "./forward";
@@ -21,8 +22,8 @@ export function ioRun(max: u32, now: u32): u32 {
   let progress = true;
   while (total < max && progress) {
     progress = false;
-    for (let i = 0; i < MAX_PORTS && total < max; i++) {
-      const p = unchecked(ports[i]);
+    for (let i = 0; i < MAX_LINKS && total < max; i++) {
+      const p = unchecked(attached[i]);
       if (p === null) continue;
       const quota = max - total < RR_CHUNK ? max - total : RR_CHUNK;
       const n = p.rxVersion == 3 ? drainV3(p, quota) : drainV2(p, quota);
@@ -37,30 +38,30 @@ export function attach(
   id: i32, rxBase: usize, rxVersion: u32, rxBlockSize: u32, rxBlockCount: u32, rxFrameSize: u32, rxFrameCount: u32, rxVnet: bool,
   txBase: usize, txFrameSize: u32, txFrameCount: u32, txVnet: bool, localBase: usize, localCap: u32,
 ): bool {
-  if (id < 0 || id >= MAX_PORTS || ports[id] !== null) return false;
+  if (id < 0 || id >= MAX_LINKS || attached[id] !== null) return false;
   if (rxVersion != 2 && rxVersion != 3) return false;
   if (rxVersion == 2 && (rxFrameSize == 0 || rxFrameCount == 0)) return false;
   if (rxVersion == 3 && (rxBlockSize == 0 || rxBlockCount == 0)) return false;
   if (txFrameSize <= 42 || txFrameCount == 0) return false;
-  const p = new Port();
+  const p = new LinkRings();
   p.id = id;
   p.rxBase = rxBase; p.rxVersion = rxVersion; p.rxBlockSize = rxBlockSize; p.rxBlockCount = rxBlockCount;
   p.rxFrameSize = rxFrameSize; p.rxFrameCount = rxFrameCount; p.rxVnet = rxVnet;
   p.txBase = txBase; p.txFrameSize = txFrameSize; p.txFrameCount = txFrameCount; p.txVnet = txVnet;
   p.localBase = localBase; p.localCap = localCap;
-  ports[id] = p;
+  attached[id] = p;
   return true;
 }
 
 export function detach(id: i32): bool {
-  if (port(id) === null) return false;
-  ports[id] = null;
+  if (ringsOf(id) === null) return false;
+  attached[id] = null;
   return true;
 }
 
 /** TX frames queued on link id since the last call (the supervisor kicks it when > 0). */
 export function takePending(id: i32): u32 {
-  const p = port(id);
+  const p = ringsOf(id);
   if (p === null) return 0;
   const n = p.txPending;
   p.txPending = 0;
@@ -69,16 +70,16 @@ export function takePending(id: i32): u32 {
 
 /** Where a host-stack frame for link id can be written (a TX slot), or 0 when full or not attached. */
 export function hostSlot(id: i32): usize {
-  const p = port(id);
+  const p = ringsOf(id);
   return p === null ? 0 : txSlot(p);
 }
 export function hostCap(id: i32): u32 {
-  const p = port(id);
+  const p = ringsOf(id);
   return p === null ? 0 : txCap(p);
 }
 /** Sends the host-stack frame written at hostSlot(id), as it is (no offload state). */
 export function hostCommit(id: i32, len: u32): bool {
-  const p = port(id);
+  const p = ringsOf(id);
   if (p === null || len == 0 || len > txCap(p) || txSlot(p) == 0) return false;
   txCommit(p, len, 0);
   count(p, C_HOST_FRAMES);
@@ -86,19 +87,19 @@ export function hostCommit(id: i32, len: u32): bool {
 }
 
 export function localUsed(id: i32): u32 {
-  const p = port(id);
+  const p = ringsOf(id);
   return p === null ? 0 : p.localUsed;
 }
 export function localBase(id: i32): usize {
-  const p = port(id);
+  const p = ringsOf(id);
   return p === null ? 0 : p.localBase;
 }
 export function localReset(id: i32): void {
-  const p = port(id);
+  const p = ringsOf(id);
   if (p !== null) p.localUsed = 0;
 }
 
 export function counter(id: i32, i: i32): u64 {
-  const p = port(id);
+  const p = ringsOf(id);
   return p === null || i < 0 || i >= p.counters.length ? 0 : p.counters[i];
 }

@@ -4,7 +4,7 @@
 // timeout). Each frame is handed to forward.ts's visit and its slot (V2) or block (V3)
 // goes back to the kernel after it; status is read first and written last.
 
-import { Port, count, C_RX_FRAMES, C_RX_BYTES, C_RX_TRUNCATED } from "./port";
+import { LinkRings, count, C_RX_FRAMES, C_RX_BYTES, C_RX_TRUNCATED } from "./rings";
 import { fromVnet } from "../xmit/offload";
 import { visit } from "./forward";
 
@@ -12,7 +12,7 @@ const TP_STATUS_KERNEL: u32 = 0;
 const TP_STATUS_USER: u32 = 1;
 const VNET_LEN: usize = 10;
 
-@inline function one(p: Port, frame: usize, snap: u32, len: u32, ): void {
+@inline function one(p: LinkRings, frame: usize, snap: u32, len: u32, ): void {
   count(p, C_RX_FRAMES);
   count(p, C_RX_BYTES, len);
   if (snap < len) { count(p, C_RX_TRUNCATED); return; } // never forward a cut frame
@@ -21,7 +21,7 @@ const VNET_LEN: usize = 10;
 }
 
 /** Takes up to quota frames from a TPACKET_V2 ring. */
-export function drainV2(p: Port, quota: u32): u32 {
+export function drainV2(p: LinkRings, quota: u32): u32 {
   let n: u32 = 0;
   while (n < quota) {
     const s = p.rxBase + <usize>p.rxCur * <usize>p.rxFrameSize;
@@ -35,7 +35,7 @@ export function drainV2(p: Port, quota: u32): u32 {
 }
 
 /** Takes up to quota frames from a TPACKET_V3 ring, resuming inside a block. */
-export function drainV3(p: Port, quota: u32): u32 {
+export function drainV3(p: LinkRings, quota: u32): u32 {
   let n: u32 = 0;
   let empties: u32 = 0;
   while (n < quota) {

@@ -1,9 +1,9 @@
-// An attached link's packet I/O state: its AF_PACKET rings mapped into this
-// memory (native mapInto; layouts in native/README.md), its host-stack
-// mirror queue, and counters. The supervisor opens and maps the rings and
-// calls ioAttach/ioDetach (index.ts); ring/io.ts walks them.
+// An attached link's packet I/O state (LinkRings, by link id): its AF_PACKET
+// rings mapped into this memory (native mapInto; layouts in native/README.md),
+// its host-stack mirror queue, and counters. The supervisor opens and maps
+// the rings and calls ioAttach/ioDetach (index.ts); ring/io.ts walks them.
 
-export const MAX_PORTS: i32 = 64;
+import { MAX_LINKS } from "../net/link";
 
 // Counters (ioCounter(link, i)).
 export const C_RX_FRAMES: i32 = 0;     // frames taken from the RX ring
@@ -17,14 +17,14 @@ export const C_LOCAL_FRAMES: i32 = 7;  // queued for the host stack (TAP mirror)
 export const C_LOCAL_FULL: i32 = 8;    // mirror queue full: dropped
 export const C_HOST_FRAMES: i32 = 9;   // from the host stack (TAP) out of the link
 export const C_GSO_SEGMENTS: i32 = 10; // segments made here (GSO in IP-in-IP)
-export const C_TX_NO_PORT: i32 = 11;   // forwarded to a link without I/O attached: dropped
+export const C_TX_NO_RINGS: i32 = 11;  // forwarded to a link without I/O attached: dropped (published as tx_no_port)
 export const C_COUNT: i32 = 12;
 export const COUNTER_NAMES: StaticArray<string> = [
   "rx_frames", "rx_bytes", "rx_truncated", "tx_frames", "tx_bytes", "tx_ring_full", "tx_too_big",
   "local_frames", "local_queue_full", "host_frames", "gso_segments", "tx_no_port",
 ];
 
-@final export class Port {
+@final export class LinkRings {
   id: i32 = 0;
   // RX ring: TPACKET_V2 (slot i at rxBase + i × rxFrameSize) or V3 (blocks).
   rxBase: usize = 0;
@@ -54,12 +54,13 @@ export const COUNTER_NAMES: StaticArray<string> = [
   counters: StaticArray<u64> = new StaticArray<u64>(C_COUNT);
 }
 
-export const ports = new StaticArray<Port | null>(MAX_PORTS);
+/** The attached links' rings by link id (null: no I/O attached). */
+export const attached = new StaticArray<LinkRings | null>(MAX_LINKS);
 
-@inline export function port(id: i32): Port | null {
-  return id >= 0 && id < MAX_PORTS ? unchecked(ports[id]) : null;
+@inline export function ringsOf(id: i32): LinkRings | null {
+  return id >= 0 && id < MAX_LINKS ? unchecked(attached[id]) : null;
 }
 
-@inline export function count(p: Port, c: i32, n: u64 = 1): void {
+@inline export function count(p: LinkRings, c: i32, n: u64 = 1): void {
   unchecked(p.counters[c] += n);
 }
