@@ -3,7 +3,7 @@
 // WebSocket), health checks and metrics until SIGTERM/SIGINT.
 
 import { existsSync, readFileSync } from "node:fs";
-import { DataPlane, type ServiceKey } from "../dataplane/dataplane.js";
+import { DataPlane } from "../dataplane/dataplane.js";
 import { ConfigModel } from "../config/model.js";
 import { ConsoleInterpreter } from "../console/interpreter.js";
 import { bootConfigNotice, loadBootConfig, showConfigStatus, type BootConfig } from "../console/loader.js";
@@ -17,6 +17,7 @@ import { renderMetricsSliced } from "../metrics/prometheus.js";
 import { Yielder } from "../util/yield.js";
 import { MetricsServer } from "../metrics/server.js";
 import { logger } from "../log.js";
+import { destId, serviceId } from "../keys.js";
 import { statsSnapshot } from "./stats.js";
 import { PacketIo, type IoOptions } from "../dataplane/io.js";
 import { NeighbourProber } from "../dataplane/probe.js";
@@ -248,7 +249,10 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
         const health = healthIndex(model, monitor); // once per scrape: real servers may number 100 k
         return renderMetricsSliced({
           dp, targets: () => model.targets(), rates, links: () => linkStats(io, pool), workers: pool && (() => pool.status()),
-          health: (svc, dest) => health.get(`${keyText(svc)} ${dest.addr} ${dest.port ?? ""}`) ?? health.get(`${keyText(svc)} ${dest.addr} `),
+          health: (svc, dest) => {
+            const s = serviceId(svc);
+            return (dest.port === undefined ? undefined : health.get(`${s} ${destId(dest)}`)) ?? health.get(`${s} ${dest.addr}`);
+          },
         }, new Yielder());
       }, { onServer: mgmtOnly && ((srv) => restrictConnections(srv, mgmtOnly, log, "metrics")) });
       const addr = await server.listen(host, port);
@@ -324,8 +328,8 @@ function ioTuning(o: RunOptions["io"]): RunOptions["io"] {
 }
 
 /**
- * Real servers' check states for one metrics scrape, keyed by service and
- * address (with and without port): undefined (no entry) when unchecked.
+ * Real servers' check states for one metrics scrape, keyed by serviceId and
+ * destId, and by serviceId and address alone: undefined (no entry) when unchecked.
  */
 function healthIndex(model: ConfigModel, monitor: HealthMonitor): Map<string, boolean> {
   const out = new Map<string, boolean>();
@@ -335,8 +339,8 @@ function healthIndex(model: ConfigModel, monitor: HealthMonitor): Map<string, bo
     for (const d of view.dests) {
       const up = checks.get(d.key);
       if (up === undefined) continue;
-      out.set(`${keyText(view.dpKey)} ${d.addr} ${d.port}`, up);
-      out.set(`${keyText(view.dpKey)} ${d.addr} `, up);
+      out.set(`${view.key} ${d.key}`, up);
+      out.set(`${view.key} ${d.addr}`, up);
     }
   }
   return out;
@@ -351,10 +355,6 @@ function healthIndex(model: ConfigModel, monitor: HealthMonitor): Map<string, bo
  */
 function uploadOptions(image: ApplianceImage): { dir: string; maxBytes: number; totalBytes: number } {
   return { dir: `${image.layout.configDir}/uploads`, maxBytes: 1 << 30, totalBytes: 1 << 30 };
-}
-
-function keyText(k: ServiceKey): string {
-  return "fwmark" in k ? `fwm${k.af ?? 4}/${k.fwmark}` : `${k.proto}/${k.addr}/${k.port}`;
 }
 
 /** Why the TLS options cannot work together, or undefined. */

@@ -5,7 +5,7 @@
 
 import type { DataPlane, DestSpec, ServiceSpec, Transaction } from "../dataplane/dataplane.js";
 import { networkOf } from "./addr.js";
-import { toDpKey, type SvcKey } from "./keys.js";
+import { destId, toDpKey, type SvcKey } from "../keys.js";
 import type { AddrConf, ConfigState, DestConf, MarkRule, RouteConf, ServiceConf } from "./state.js";
 
 export type HealthMode = "inhibit" | "remove";
@@ -30,9 +30,6 @@ function destSpec(d: DestConf, weight: number): DestSpec {
   return { addr: d.addr, port: d.port, fwd: d.fwd, weight, upperThreshold: d.uThreshold, lowerThreshold: d.lThreshold };
 }
 
-/** Key of a real server inside the data plane: address and (normalised) port. */
-export function dpDestKey(d: { addr: string; port?: number }): string { return `${d.addr}|${d.port ?? 0}`; }
-
 /**
  * The service as the data plane should run it: real servers that are down
  * get weight 0 (inhibit) or are left out (remove); the sorry server joins
@@ -45,12 +42,12 @@ export function dpView(s: ServiceConf, health: ReadonlyMap<string, DestHealth> |
     const h = health?.get(k);
     if (!h || h.up) {
       up++;
-      dests.set(dpDestKey(d), { spec: destSpec(d, d.weight), sorry: false });
+      dests.set(destId(d), { spec: destSpec(d, d.weight), sorry: false });
     } else if (h.mode === "inhibit") {
-      dests.set(dpDestKey(d), { spec: destSpec(d, 0), sorry: false });
+      dests.set(destId(d), { spec: destSpec(d, 0), sorry: false });
     }
   }
-  if (sorry && up === 0 && !dests.has(dpDestKey(sorry))) dests.set(dpDestKey(sorry), { spec: destSpec(sorry, sorry.weight), sorry: true });
+  if (sorry && up === 0 && !dests.has(destId(sorry))) dests.set(destId(sorry), { spec: destSpec(sorry, sorry.weight), sorry: true });
   return { key: s.key, spec: serviceSpec(s), dests };
 }
 

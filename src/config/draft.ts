@@ -5,9 +5,9 @@
 
 import type { FwdName } from "../dataplane/dataplane.js";
 import { parseMac } from "../dataplane/addr.js";
-import { addrPort, inPrefix, maxLen, networkOf, type Family, type Prefix } from "./addr.js";
+import { inPrefix, maxLen, networkOf, type Family, type Prefix } from "./addr.js";
 import { fail } from "../errors.js";
-import { destKeyText, svcKeyOption, svcKeyText, type SvcKey } from "./keys.js";
+import { destId, hostPort, serviceId, svcKeyOption, type SvcKey } from "../keys.js";
 import {
   MAX_PERSISTENCE, MAX_TIMEOUT, SCHEDULERS,
   type AddrConf, type ConfigState, type DestConf, type LinkConf, type MarkRule, type RouteConf, type ServiceConf, type Timeouts,
@@ -56,7 +56,7 @@ export class Draft {
   addrs: AddrConf[];
   routes: RouteConf[];
   timeouts: Timeouts;
-  /** Services (by svcKeyText) whose data-plane form may have changed. */
+  /** Services (by serviceId) whose data-plane form may have changed. */
   readonly dirty = new Set<string>();
   marksDirty = false;
   netDirty = false;
@@ -109,13 +109,13 @@ export class Draft {
   }
 
   private find(key: SvcKey): ServiceConf {
-    const s = this.services.get(svcKeyText(key));
+    const s = this.services.get(serviceId(key));
     if (!s) fail("NO_SUCH_SERVICE", `no such service: ${svcKeyOption(key)}`);
     return s;
   }
 
   addService(s: ServiceIn): void {
-    const k = svcKeyText(s.key);
+    const k = serviceId(s.key);
     if (this.services.has(k)) fail("SERVICE_EXISTS", `service already exists: ${svcKeyOption(s.key)}`);
     this.services.set(k, this.checkService(s));
     this.dirty.add(k);
@@ -125,14 +125,14 @@ export class Draft {
   editService(s: ServiceIn): void {
     const cur = this.find(s.key);
     const next = this.checkService(s);
-    const k = svcKeyText(s.key);
+    const k = serviceId(s.key);
     this.services.set(k, { ...next, dests: cur.dests });
     this.dirty.add(k);
   }
 
   deleteService(key: SvcKey): void {
     this.find(key);
-    const k = svcKeyText(key);
+    const k = serviceId(key);
     this.services.delete(k);
     this.dirty.add(k);
   }
@@ -149,7 +149,7 @@ export class Draft {
 
   private checkDest(svc: ServiceConf, d: DestIn): DestConf {
     const sk = svc.key;
-    const shown = () => (d.port === null ? (d.af === 6 ? `[${d.addr}]` : d.addr) : addrPort(d.af, d.addr, d.port));
+    const shown = () => (d.port === null ? (d.af === 6 ? `[${d.addr}]` : d.addr) : hostPort(d.addr, d.port));
     if (sk.kind !== "fwmark" && d.af !== sk.af) {
       fail("ADDRESS_FAMILY", `real server ${shown()} is not of the address family of ${svcKeyOption(sk)}`);
     }
@@ -167,7 +167,7 @@ export class Draft {
 
   /** Copies a service's real servers on the first change in this draft; later changes write the copy. */
   private writeDests(svc: ServiceConf, fn: (m: Map<string, DestConf>) => void): void {
-    const k = svcKeyText(svc.key);
+    const k = serviceId(svc.key);
     if (this.ownDests.has(svc)) {
       fn(svc.dests as Map<string, DestConf>);
     } else {
@@ -183,9 +183,9 @@ export class Draft {
   addDest(key: SvcKey, d: DestIn): void {
     const svc = this.find(key);
     const conf = this.checkDest(svc, d);
-    const dk = destKeyText(conf.af, conf.addr, conf.port);
+    const dk = destId(conf);
     if (svc.dests.has(dk)) fail("DEST_EXISTS", `real server already exists: ${dk} in ${svcKeyOption(key)}`);
-    if (this.env.sorryKey(svcKeyText(key)) === dk) fail("DEST_EXISTS", `real server ${dk} is the sorry server of ${svcKeyOption(key)}`);
+    if (this.env.sorryKey(serviceId(key)) === dk) fail("DEST_EXISTS", `real server ${dk} is the sorry server of ${svcKeyOption(key)}`);
     this.writeDests(svc, (m) => m.set(dk, conf));
   }
 
@@ -193,7 +193,7 @@ export class Draft {
   editDest(key: SvcKey, d: DestIn): void {
     const svc = this.find(key);
     const conf = this.checkDest(svc, d);
-    const dk = destKeyText(conf.af, conf.addr, conf.port);
+    const dk = destId(conf);
     if (!svc.dests.has(dk)) fail("NO_SUCH_DEST", `no such real server: ${dk} in ${svcKeyOption(key)}`);
     this.writeDests(svc, (m) => m.set(dk, conf));
   }
@@ -204,8 +204,8 @@ export class Draft {
     // ipvsadm -d sends -r's port (or the service's); a -t/-u service's DR/TUN
     // servers sit at the service's port, a fwmark service's at their own.
     const candidates = svc.key.kind === "fwmark" ? [d.port ?? 0] : [d.port ?? svcPort, svcPort];
-    const dk = candidates.map((p) => destKeyText(d.af, d.addr, p)).find((k) => svc.dests.has(k));
-    if (!dk) fail("NO_SUCH_DEST", `no such real server: ${destKeyText(d.af, d.addr, d.port ?? svcPort)} in ${svcKeyOption(key)}`);
+    const dk = candidates.map((p) => destId({ addr: d.addr, port: p })).find((k) => svc.dests.has(k));
+    if (!dk) fail("NO_SUCH_DEST", `no such real server: ${destId({ addr: d.addr, port: d.port ?? svcPort })} in ${svcKeyOption(key)}`);
     this.writeDests(svc, (m) => m.delete(dk));
   }
 

@@ -13,7 +13,7 @@ import { logger, type Logger } from "../log.js";
 import { Draft, type DestIn } from "./draft.js";
 import { dpView, diffService, markOps, planNet, runNet, type DestHealth, type DpService, type HealthMode } from "./dpsync.js";
 import { fail } from "../errors.js";
-import { compareDest, compareSvc, destKeyText, parseAddrPort, parseSvcKey, svcKeyId, svcKeyOption, svcKeyText, toDpKey, type SvcKey } from "./keys.js";
+import { compareDest, compareSvc, destId, parseHostPort, parseSvcKey, serviceId, svcKeyOption, svcKeyText, toDpKey, type SvcKey } from "../keys.js";
 import { readHostLink } from "./sysfs.js";
 import { sliced, unsliced, Yielder } from "../util/yield.js";
 import { emptyState, schedFlagNames, type ConfigState, type DestConf, type LinkConf } from "./state.js";
@@ -112,7 +112,7 @@ export class ConfigModel {
       hostLink: (n) => readHostLink(this.sysfsRoot, n),
       sorryKey: (k) => {
         const s = this.sorry.get(k);
-        return s ? destKeyText(s.af, s.addr, s.port) : null;
+        return s ? destId(s) : null;
       },
     });
   }
@@ -249,7 +249,7 @@ export class ConfigModel {
   // ---- health checking ----
 
   private service(key: string | SvcKey) {
-    const k = typeof key === "string" ? svcKeyText(parseSvcKey(key)) : svcKeyText(key);
+    const k = serviceId(typeof key === "string" ? parseSvcKey(key) : key);
     const s = this.current.services.get(k);
     if (!s) fail("NO_SUCH_SERVICE", `no such service: ${typeof key === "string" ? key : svcKeyOption(key)}`);
     return { k, s };
@@ -273,8 +273,8 @@ export class ConfigModel {
    */
   setDestHealth(serviceKey: string | SvcKey, destKey: string, up: boolean, mode: HealthMode = "inhibit"): void {
     const { k, s } = this.service(serviceKey);
-    const a = parseAddrPort(destKey);
-    const dk = destKeyText(a.af, a.addr, a.port ?? (s.key.kind === "fwmark" ? 0 : s.key.port));
+    const a = parseHostPort(destKey);
+    const dk = destId({ addr: a.addr, port: a.port ?? (s.key.kind === "fwmark" ? 0 : s.key.port) });
     if (!s.dests.has(dk)) fail("NO_SUCH_DEST", `no such real server: ${dk} in ${svcKeyOption(s.key)}`);
     let h = this.health.get(k);
     const prev = h?.get(dk);
@@ -299,11 +299,11 @@ export class ConfigModel {
       if (!old) return;
       this.sorry.delete(k);
     } else {
-      const a = parseAddrPort(dest.dest);
+      const a = parseHostPort(dest.dest);
       const d: DestIn = { af: a.af, addr: a.addr, port: a.port, fwd: dest.fwd ?? "dr", weight: dest.weight ?? 1, uThreshold: 0, lThreshold: 0 };
       // Checked as a real server of this service would be.
       const conf = this.draft().destFor(s.key, d);
-      const dk = destKeyText(conf.af, conf.addr, conf.port);
+      const dk = destId(conf);
       if (s.dests.has(dk)) fail("DEST_EXISTS", `sorry server ${dk} is a real server of ${svcKeyOption(s.key)}`);
       this.sorry.set(k, conf);
     }
@@ -318,14 +318,14 @@ export class ConfigModel {
   sorryServer(serviceKey: string | SvcKey): SorryServer | null {
     const { k } = this.service(serviceKey);
     const s = this.sorry.get(k);
-    return s ? { dest: destKeyText(s.af, s.addr, s.port), fwd: s.fwd, weight: s.weight } : null;
+    return s ? { dest: destId(s), fwd: s.fwd, weight: s.weight } : null;
   }
 
   /** The real servers configured in a service ("198.19.0.11:80"), or undefined when there is no such service. */
   destKeys(serviceKey: string | SvcKey): string[] | undefined {
     let k: string;
     try {
-      k = typeof serviceKey === "string" ? svcKeyText(parseSvcKey(serviceKey)) : svcKeyText(serviceKey);
+      k = serviceId(typeof serviceKey === "string" ? parseSvcKey(serviceKey) : serviceKey);
     } catch {
       return undefined;
     }
@@ -354,7 +354,7 @@ export class ConfigModel {
     const out: ServiceView[] = [];
     const svcs = [...this.current.services.values()].sort((a, b) => compareSvc(a.key, b.key));
     for (const s of svcs) {
-      const k = svcKeyText(s.key);
+      const k = serviceId(s.key);
       const h = this.health.get(k);
       const view = this.applied.get(k);
       const dests: DestView[] = [...s.dests.entries()].sort((a, b) => compareDest(a[1], b[1])).map(([dk, d]) => {
@@ -368,10 +368,10 @@ export class ConfigModel {
       });
       const so = this.sorry.get(k);
       out.push({
-        key: svcKeyId(s.key), label: k, option: svcKeyOption(s.key), dpKey: toDpKey(s.key), scheduler: s.scheduler,
+        key: k, label: svcKeyText(s.key), option: svcKeyOption(s.key), dpKey: toDpKey(s.key), scheduler: s.scheduler,
         flags: schedFlagNames(s.scheduler, s.flags), persistent: s.persistent, netmask: s.netmask, onePacket: s.onePacket, dests,
         sorry: so ? {
-          key: destKeyText(so.af, so.addr, so.port), addr: so.addr, port: so.port, fwd: so.fwd, weight: so.weight,
+          key: destId(so), addr: so.addr, port: so.port, fwd: so.fwd, weight: so.weight,
           active: [...(view?.dests.values() ?? [])].some((d) => d.sorry),
         } : null,
       });

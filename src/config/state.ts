@@ -4,7 +4,7 @@
 
 import type { FwdName, Proto } from "../dataplane/dataplane.js";
 import type { Family } from "./addr.js";
-import type { SvcKey } from "./keys.js";
+import type { SvcKey } from "../keys.js";
 
 export interface DestConf {
   af: Family;
@@ -29,7 +29,7 @@ export interface ServiceConf {
   /** Persistence granularity as a prefix length (32 / 128 by default). */
   netmask: number;
   onePacket: boolean;
-  /** Real servers by destKeyText, in the order they were added. */
+  /** Real servers by destId, in the order they were added. */
   dests: ReadonlyMap<string, DestConf>;
 }
 

@@ -14,7 +14,7 @@ import { HealthActions } from "./actions.js";
 import { DEFAULT_SCRIPT_DIR, DEFAULT_SCRIPT_USERS } from "./policy.js";
 import { ACCOUNT_NAME } from "./users.js";
 import { formatAdd, formatPair, formatSorry, formatFwd, parseAdd, parseDel, parseService, parseSorry } from "./syntax.js";
-import { formatServiceOption } from "./keys.js";
+import { svcKeyOption } from "../keys.js";
 import type { HealthMonitor } from "./monitor.js";
 import type { CheckSpec, HealthTarget } from "./types.js";
 
@@ -59,13 +59,13 @@ export function healthCommand(monitor: HealthMonitor, target: HealthTarget): Hea
   const requireDest = (service: string, dest: string, what: string) => {
     if (!target.destKeys) return;
     const known = target.destKeys(service);
-    if (!known) throw new HealthSyntaxError(`${what}: no such service ${formatServiceOption(service)}`);
-    if (!known.includes(dest)) throw new HealthSyntaxError(`${what}: no real server ${dest} in ${formatServiceOption(service)}`);
+    if (!known) throw new HealthSyntaxError(`${what}: no such service ${svcKeyOption(service)}`);
+    if (!known.includes(dest)) throw new HealthSyntaxError(`${what}: no real server ${dest} in ${svcKeyOption(service)}`);
   };
 
   const requireService = (service: string, what: string) => {
     if (target.destKeys && !target.destKeys(service)) {
-      throw new HealthSyntaxError(`${what}: no such service ${formatServiceOption(service)}`);
+      throw new HealthSyntaxError(`${what}: no such service ${svcKeyOption(service)}`);
     }
   };
 
@@ -79,7 +79,7 @@ export function healthCommand(monitor: HealthMonitor, target: HealthTarget): Hea
     for (const { service, sorry } of actions.sorries()) {
       if (filter !== undefined && service !== filter) continue;
       const state = actions.isSorryEngaged(service) ? "engaged" : "idle";
-      lines.push(`${formatServiceOption(service)} sorry ${sorry.dest} ${formatFwd(sorry.fwd)} ${state}`);
+      lines.push(`${svcKeyOption(service)} sorry ${sorry.dest} ${formatFwd(sorry.fwd)} ${state}`);
     }
     return lines.join("\n");
   }
@@ -176,7 +176,7 @@ export function healthCommand(monitor: HealthMonitor, target: HealthTarget): Hea
       case "sorry": {
         if (rest[0] === "del") {
           const service = parseService(rest.slice(1));
-          if (!actions.sorry(service)) return err(`health sorry del: no sorry server for ${formatServiceOption(service)}`);
+          if (!actions.sorry(service)) return err(`health sorry del: no sorry server for ${svcKeyOption(service)}`);
           await actions.setSorry(service, null);
           return ok();
         }

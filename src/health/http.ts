@@ -7,6 +7,7 @@ import http from "node:http";
 import { createHash } from "node:crypto";
 import { runWithDeadline, errorText, type RunOptions } from "./deadline.js";
 import type { CheckResult } from "./types.js";
+import { hostPort } from "../keys.js";
 
 /** Bodies longer than this fail a digest check rather than filling memory. */
 export const MAX_DIGEST_BODY = 1 << 20;
@@ -26,7 +27,7 @@ export interface HttpCheckOptions extends RunOptions {
 
 export function checkHttp(opts: HttpCheckOptions): Promise<CheckResult> {
   return runWithDeadline(opts, (finish) => {
-    const defaultHost = opts.host.includes(":") ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`;
+    const defaultHost = hostPort(opts.host, opts.port);
     const req = http.request({
       host: opts.host,
       port: opts.port,

@@ -3,10 +3,6 @@
 
 export * from "./types.js";
 export { HealthError, HealthSyntaxError, ScriptRefused, KeyError } from "../errors.js";
-export {
-  canonicalAddr, parseHostPort, hostPort, parseServiceOption, formatServiceOption, serviceFields,
-  parseDest, destFields, type ServiceFields,
-} from "./keys.js";
 export { runWithDeadline, type RunOptions } from "./deadline.js";
 export { checkTcp, type TcpCheckOptions } from "./tcp.js";
 export { checkHttp, type HttpCheckOptions, MAX_DIGEST_BODY } from "./http.js";

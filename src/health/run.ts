@@ -7,7 +7,7 @@ import { checkTcp } from "./tcp.js";
 import { checkHttp } from "./http.js";
 import { checkUdp } from "./udp.js";
 import { checkScript } from "./script.js";
-import { destFields } from "./keys.js";
+import { parseDestId } from "../keys.js";
 import { ScriptPolicy, type ScriptIdentity } from "./policy.js";
 import type { CheckResult, CheckSpec, ScriptCheck } from "./types.js";
 import { errorText, type RunOptions } from "./deadline.js";
@@ -19,7 +19,7 @@ let strict: ScriptPolicy | undefined;
 
 /** One run of `spec`; script checks follow `scripts` (default: the default rules, never none). */
 export function runCheck(spec: CheckSpec, signal?: AbortSignal, scripts: ScriptPolicy = strict ??= new ScriptPolicy()): Promise<CheckResult> {
-  const d = destFields(spec.dest);
+  const d = parseDestId(spec.dest);
   const host = spec.connectIp ?? d.addr;
   const port = spec.connectPort ?? d.port;
   const base = { timeoutMs: spec.timeoutMs, signal };

@@ -1,10 +1,10 @@
 // The words of `health add` and `health sorry`: tokens → spec and spec →
 // tokens (the canonical line that running-config prints). Parsing either
-// returns a complete, validated value or throws a SyntaxError_ naming the
-// offending token.
+// returns a complete, validated value or throws a HealthSyntaxError naming
+// the offending token.
 //
 //   health add SERVICE -r RS TYPE [TYPE-OPTIONS] [OPTIONS]
-//     SERVICE   -t ADDR:PORT | -u ADDR:PORT | -f MARK [-6]
+//     SERVICE   -t ADDR:PORT | -u ADDR:PORT | -f MARK [-6]   (read as ipvsadm reads them: keys.ts)
 //     TYPE      tcp
 //             | http path PATH [status CODE] [digest MD5HEX] [host NAME]
 //             | udp [payload HEX] [expect HEX]
@@ -14,9 +14,9 @@
 //     T         seconds ("5", "0.5", "5s") or milliseconds ("100ms")
 //   health sorry SERVICE RS [-g|-m|-i]
 
-import { canonicalAddr, formatServiceOption, parseDest, parseServiceOption, destFields } from "./keys.js";
 import { quoteWord } from "../config/save.js";
-import { HealthSyntaxError, type KeyError } from "../errors.js";
+import { HealthSyntaxError, KeyError } from "../errors.js";
+import { destId, parseDestId, parseHostPort, parseServiceValue, parseSvcKey, portProto, serviceId, svcKeyOption, tryIp } from "../keys.js";
 import { CHECK_DEFAULTS, type CheckKind, type CheckSpec, type FwdName, type SorryServer } from "./types.js";
 
 const fail = (msg: string): never => { throw new HealthSyntaxError(msg); };
@@ -50,9 +50,9 @@ function parseHex(tok: string, what: string, maxBytes: number): string {
 }
 
 function parseAddrTok(tok: string, what: string): string {
-  const a = canonicalAddr(tok);
+  const a = tryIp(tok);
   if (!a) fail(`bad ${what} ${q(tok)} (an IPv4 or IPv6 address)`);
-  return a!.addr;
+  return a!.text;
 }
 
 /** Quotes a token for the console's word splitter when it would not survive as is (config/save.ts). */
@@ -68,29 +68,48 @@ function next(c: Cursor, after: string, what: string): string {
   return t;
 }
 
-const SERVICE_FLAGS = new Set(["-t", "--tcp-service", "-u", "--udp-service", "-f", "--fwmark-service"]);
 const FWD_FLAGS: Record<string, FwdName> = {
   "-g": "dr", "--gatewaying": "dr", "-m": "nat", "--masquerading": "nat", "-i": "tun", "--ipip": "tun",
 };
 const FWD_OPTION: Record<FwdName, string> = { dr: "-g", nat: "-m", tun: "-i" };
 
-/** Reads a service option at the cursor (the flag already consumed as `flag`). */
-function readService(c: Cursor, flag: string): string {
-  const value = next(c, flag, "a service address");
-  let v6 = false;
-  if ((flag === "-f" || flag === "--fwmark-service") && c.toks[c.i] === "-6") { v6 = true; c.i++; }
-  try {
-    return parseServiceOption(flag, value, v6);
-  } catch (e) {
-    return fail(`bad service ${q(value)}: ${(e as KeyError).message}`);
-  }
+const SERVICE_KIND = new Map<string, "tcp" | "udp" | "fwmark">([
+  ["-t", "tcp"], ["--tcp-service", "tcp"], ["-u", "udp"], ["--udp-service", "udp"], ["-f", "fwmark"], ["--fwmark-service", "fwmark"],
+]);
+
+/** What the key parser found wrong in tok, in health's own words (its replies kept them; ipvsadm's are keys.ts's). */
+function keyProblem(e: unknown, tok: string): string {
+  if (!(e instanceof KeyError)) throw e;
+  if (e.code === "WEIR_ERR_BAD_FWMARK") return `bad firewall mark: ${tok}`;
+  if (e.code === "WEIR_ERR_BAD_PORT") return `bad port in ${tok}`;
+  return `not an address: ${tok}`;
 }
 
-function toDest(tok: string, service: string): string {
+/** Reads a service option at the cursor (the flag already consumed as `flag`): its serviceId. */
+function readService(c: Cursor, flag: string): string {
+  const value = next(c, flag, "a service address");
+  const kind = SERVICE_KIND.get(flag)!;
+  let v6 = false;
+  if (kind === "fwmark" && c.toks[c.i] === "-6") { v6 = true; c.i++; }
+  let k;
   try {
-    return parseDest(tok, service);
+    k = parseServiceValue(kind, value, v6);
   } catch (e) {
-    return fail(`bad real server ${q(tok)}: ${(e as KeyError).message}`);
+    return fail(`bad service ${q(value)}: ${keyProblem(e, value)}`);
+  }
+  // ipvsadm takes port 0 for a persistent service; a check needs a port to name one.
+  if (k.kind !== "fwmark" && k.port === 0) fail(`bad service ${q(value)}: service needs a port: ${value}`);
+  return serviceId(k);
+}
+
+/** The real server's destId; its port defaults to the service's (0 for fwmark), names as ipvsadm reads them. */
+function toDest(tok: string, service: string): string {
+  const k = parseSvcKey(service);
+  try {
+    const a = parseHostPort(tok, portProto(k));
+    return destId({ addr: a.addr, port: a.port ?? (k.kind === "fwmark" ? 0 : k.port) });
+  } catch (e) {
+    return fail(`bad real server ${q(tok)}: ${keyProblem(e, tok)}`);
   }
 }
 
@@ -110,7 +129,7 @@ export function parseAdd(toks: string[]): CheckSpec {
 
   while (c.i < toks.length) {
     const t = toks[c.i++];
-    if (SERVICE_FLAGS.has(t)) { if (service) fail(`duplicate service ${q(t)}`); service = readService(c, t); continue; }
+    if (SERVICE_KIND.has(t)) { if (service) fail(`duplicate service ${q(t)}`); service = readService(c, t); continue; }
     if (t === "-r" || t === "--real-server") { if (destTok) fail(`duplicate ${q(t)}`); destTok = next(c, t, "a real server"); continue; }
     if (TYPES.has(t)) {
       if (check) fail(`second check type ${q(t)}`);
@@ -178,7 +197,7 @@ export function parseAdd(toks: string[]): CheckSpec {
   if (check.type === "http" && !check.path) fail(`"http" needs "path"`);
   if (check.type === "udp" && check.expect === "") fail(`bad expect "" (at least one byte)`);
   const dest = toDest(destTok, service);
-  if (check.type !== "script" && o.connectPort === undefined && destFields(dest).port === 0) {
+  if (check.type !== "script" && o.connectPort === undefined && parseDestId(dest).port === 0) {
     fail(`real server ${q(destTok)} has no port: give "connect-port"`);
   }
   return {
@@ -199,7 +218,7 @@ export function parseAdd(toks: string[]): CheckSpec {
 
 /** The service and real server words of a check ("-t 198.18.100.1:80 -r 198.19.0.11:80"). */
 export function formatPair(service: string, dest: string): string {
-  return `${formatServiceOption(service)} -r ${dest}`;
+  return `${svcKeyOption(service)} -r ${dest}`;
 }
 
 /** The canonical `health add` line for a spec; parseAdd of its words gives the spec back. */
@@ -246,7 +265,7 @@ export function parseDel(toks: string[]): { service: string; dest: string } {
   let destTok: string | undefined;
   while (c.i < toks.length) {
     const t = toks[c.i++];
-    if (SERVICE_FLAGS.has(t)) { if (service) fail(`duplicate service ${q(t)}`); service = readService(c, t); continue; }
+    if (SERVICE_KIND.has(t)) { if (service) fail(`duplicate service ${q(t)}`); service = readService(c, t); continue; }
     if (t === "-r" || t === "--real-server") { if (destTok) fail(`duplicate ${q(t)}`); destTok = next(c, t, "a real server"); continue; }
     fail(`unknown word ${q(t)}`);
   }
@@ -263,7 +282,7 @@ export function parseSorry(toks: string[]): { service: string; sorry: SorryServe
   let fwd: FwdName | undefined;
   while (c.i < toks.length) {
     const t = toks[c.i++];
-    if (SERVICE_FLAGS.has(t)) { if (service) fail(`duplicate service ${q(t)}`); service = readService(c, t); continue; }
+    if (SERVICE_KIND.has(t)) { if (service) fail(`duplicate service ${q(t)}`); service = readService(c, t); continue; }
     if (t in FWD_FLAGS) { if (fwd) fail(`duplicate forwarding method ${q(t)}`); fwd = FWD_FLAGS[t]; continue; }
     if (t === "-r" || t === "--real-server") { if (destTok) fail(`duplicate ${q(t)}`); destTok = next(c, t, "a sorry server"); continue; }
     if (!t.startsWith("-") && destTok === undefined) { destTok = t; continue; }
@@ -272,7 +291,7 @@ export function parseSorry(toks: string[]): { service: string; sorry: SorryServe
   if (!service) return fail("missing service (-t, -u or -f)");
   if (destTok === undefined) return fail("missing sorry server address");
   const dest = toDest(destTok, service);
-  if (destFields(dest).port === 0 && !service.startsWith("fwm")) fail(`bad sorry server ${q(destTok)}`);
+  if (parseDestId(dest).port === 0 && !service.startsWith("fwm")) fail(`bad sorry server ${q(destTok)}`);
   return { service, sorry: { dest, fwd: fwd ?? "dr" } };
 }
 
@@ -282,7 +301,7 @@ export function parseService(toks: string[]): string {
   let service: string | undefined;
   while (c.i < toks.length) {
     const t = toks[c.i++];
-    if (SERVICE_FLAGS.has(t)) { if (service) fail(`duplicate service ${q(t)}`); service = readService(c, t); continue; }
+    if (SERVICE_KIND.has(t)) { if (service) fail(`duplicate service ${q(t)}`); service = readService(c, t); continue; }
     fail(`unknown word ${q(t)}`);
   }
   if (!service) return fail("missing service (-t, -u or -f)");
@@ -290,7 +309,7 @@ export function parseService(toks: string[]): string {
 }
 
 export function formatSorry(service: string, sorry: SorryServer): string {
-  return `health sorry ${formatServiceOption(service)} ${sorry.dest} ${FWD_OPTION[sorry.fwd]}`;
+  return `health sorry ${svcKeyOption(service)} ${sorry.dest} ${FWD_OPTION[sorry.fwd]}`;
 }
 
 export function formatFwd(fwd: FwdName): string { return FWD_OPTION[fwd]; }

@@ -2,7 +2,7 @@
 // glue and the console words. Modelled on keepalived's virtual_server /
 // real_server checkers (TCP_CHECK, HTTP_GET, UDP_CHECK, MISC_CHECK).
 //
-// Keys are plain strings so they can index maps (see keys.ts for the text):
+// Keys are plain strings so they can index maps (../keys.ts serviceId, destId):
 //   service key  "tcp:198.18.100.1:80", "udp:[2001:db8::1]:53", "fwm:7", "fwm6:7"
 //   dest key     "198.19.0.11:80", "[2001:db8::11]:80" (port 0 for a fwmark
 //                service's real server given without a port)

@@ -5,7 +5,8 @@
 //   reboot
 //   mgmt address ADDR/LEN | mgmt gateway ADDR | mgmt    the management NIC (kernel side)
 
-import { parseIp, parsePrefix } from "../config/addr.js";
+import { parsePrefix } from "../config/addr.js";
+import { parseIp } from "../keys.js";
 import { WeirError } from "../errors.js";
 import { run } from "./exec.js";
 import type { CommandHandler } from "../console/registry.js";

@@ -7,10 +7,11 @@
 //   {addr:"198.19.0.11", port:80}                 → "198.19.0.11:80" (no port: ":0")
 //
 // Addresses are normalised (RFC 5952 for IPv6) so that two spellings of one
-// address name one series.
+// address name one series. These are labels people read and query; the
+// keys the code looks things up by are keys.ts's.
 
-import { parseAddr, formatAddr } from "../dataplane/addr.js";
 import type { ServiceKey, FwdName } from "../dataplane/dataplane.js";
+import { hostPort, normalAddr } from "../keys.js";
 
 /** A real server as the metrics see it: DestSpec's identity and forwarding method. */
 export interface TargetDest {
@@ -26,21 +27,11 @@ export interface Target {
   dests: TargetDest[];
 }
 
-function canonical(addr: string): string {
-  const a = parseAddr(addr);
-  return formatAddr(a.af, a.bytes);
-}
-
-export function hostPort(addr: string, port: number): string {
-  const a = canonical(addr);
-  return a.includes(":") ? `[${a}]:${port}` : `${a}:${port}`;
-}
-
 export function serviceText(key: ServiceKey): string {
   if ("fwmark" in key) return `${key.af === 6 ? "fwm6" : "fwm"}/${key.fwmark}`;
-  return `${key.proto}/${hostPort(key.addr, key.port)}`;
+  return `${key.proto}/${hostPort(normalAddr(key.addr), key.port)}`;
 }
 
 export function destText(dest: { addr: string; port?: number }): string {
-  return hostPort(dest.addr, dest.port ?? 0);
+  return hostPort(normalAddr(dest.addr), dest.port ?? 0);
 }

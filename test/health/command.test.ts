@@ -137,6 +137,9 @@ describe("health console words", () => {
     ["health sorry del -t 198.18.100.1:80", "error: health sorry del: no sorry server for -t 198.18.100.1:80"],
     ["health sorry del -t 198.18.100.1:80 extra", 'error: health sorry del: unknown word "extra"'],
     ["health show -t", 'error: health show: "-t" needs a service address'],
+    ["health add -t 198.18.100.1:htp -r 198.19.0.11:80 tcp", 'error: health add: bad service "198.18.100.1:htp": bad port in 198.18.100.1:htp'],
+    ["health add -u 198.18.100.1:53 -r 198.19.0.11:redis udp", 'error: health add: bad real server "198.19.0.11:redis": bad port in 198.19.0.11:redis'],
+    ["health add -t 198.18.100.1:80 -r host.example:80 tcp", 'error: health add: bad real server "host.example:80": not an address: host.example:80'],
   ];
 
   it("errors: one line naming the offending token, and no change", async () => {
@@ -152,6 +155,22 @@ describe("health console words", () => {
     expect(cmd.runningConfig()).toEqual(before);
     expect(await exec("health show")).toBe(show);
     expect(target.calls).toEqual([]);
+  });
+
+  it("reads services and real servers as ipvsadm does: ports by name (as the service's protocol names them), the same keys", async () => {
+    const { exec, cmd } = fresh();
+    expect(await exec("health add -t 198.18.100.1:http -r 198.19.0.11:www tcp")).toBe("");
+    expect(await exec("health add -u 198.18.100.1:domain -r 198.19.0.11 udp")).toBe("");
+    expect(await exec("health add -t [2001:db8:100::1]:https -r [2001:db8:1::11]:https tcp")).toBe("");
+    expect(await exec("health sorry -t 198.18.100.1:http 198.19.0.99:http-alt -m")).toBe("");
+    expect(cmd.runningConfig()).toEqual([
+      "health add -t 198.18.100.1:80 -r 198.19.0.11:80 tcp interval 5 timeout 3 rise 2 fall 3 inhibit",
+      "health add -u 198.18.100.1:53 -r 198.19.0.11:53 udp interval 5 timeout 3 rise 2 fall 3 inhibit",
+      "health add -t [2001:db8:100::1]:443 -r [2001:db8:1::11]:443 tcp interval 5 timeout 3 rise 2 fall 3 inhibit",
+      "health sorry -t 198.18.100.1:80 198.19.0.99:8080 -m",
+    ]);
+    // syslog is a UDP name only, as getservbyname has it.
+    expect(await exec("health add -t 198.18.100.1:syslog -r 198.19.0.11:80 tcp")).toBe('error: health add: bad service "198.18.100.1:syslog": bad port in 198.18.100.1:syslog');
   });
 
   it("without destKeys on the target, any service and real server is accepted", async () => {

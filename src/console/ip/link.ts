@@ -3,7 +3,7 @@
 import type { Draft } from "../../config/draft.js";
 import { fail } from "../../errors.js";
 import type { ConfigState, LinkConf } from "../../config/state.js";
-import { intIn } from "../../config/addr.js";
+import { intIn } from "../../keys.js";
 import { matches, valueAt } from "./words.js";
 
 export function linkFlags(l: LinkConf): string {

@@ -2,7 +2,7 @@
 
 import type { DataPlane } from "../../dataplane/dataplane.js";
 import { fail } from "../../errors.js";
-import { compareIp } from "../../config/addr.js";
+import { compareIp } from "../../keys.js";
 import type { ConfigState } from "../../config/state.js";
 import { devArg } from "./link.js";
 import type { FamilyFilter } from "./words.js";

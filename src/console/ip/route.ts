@@ -2,7 +2,8 @@
 
 import type { Draft } from "../../config/draft.js";
 import { fail } from "../../errors.js";
-import { compareIp, maxLen, networkOf, parseIp, parsePrefix, type Prefix } from "../../config/addr.js";
+import { maxLen, networkOf, parsePrefix, type Prefix } from "../../config/addr.js";
+import { compareIp, parseIp } from "../../keys.js";
 import type { ConfigState } from "../../config/state.js";
 import { valueAt, type FamilyFilter } from "./words.js";
 

@@ -3,7 +3,8 @@
 //   -A|-D|-I PREROUTING [-d ADDR[/LEN]] [-p tcp|udp|all] [-m tcp|udp] [--dport PORT[:PORT]] -j MARK --set-mark N
 // and its listing in iptables -L's columns.
 
-import { intIn, parsePrefix } from "../../config/addr.js";
+import { parsePrefix } from "../../config/addr.js";
+import { intIn } from "../../keys.js";
 import { fail } from "../../errors.js";
 import type { MarkRule } from "../../config/state.js";
 

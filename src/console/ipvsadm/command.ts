@@ -3,7 +3,7 @@
 
 import type { Draft } from "../../config/draft.js";
 import { fail, WeirError } from "../../errors.js";
-import { compareDest, compareSvc as compareSvcKeys, svcKeyOption, svcKeyText, toDpKey, type SvcKey } from "../../config/keys.js";
+import { compareDest, compareSvc as compareSvcKeys, serviceId, svcKeyOption, toDpKey, type SvcKey } from "../../keys.js";
 import { DEFAULT_TIMEOUTS, type ServiceConf } from "../../config/state.js";
 import type { DpService } from "../../config/dpsync.js";
 import type { ConsoleEnv } from "../env.js";
@@ -61,7 +61,7 @@ async function stageRestore(input: string, d: Draft): Promise<Parsed[]> {
         stageParsed(p, d);
       } else {
         if (p.cmd === "R") fail("NESTED_RESTORE", "-R cannot be used inside -R input");
-        if (p.svc && !d.services.has(svcKeyText(p.svc))) fail("NO_SUCH_SERVICE", `no such service: ${svcKeyOption(p.svc)}`);
+        if (p.svc && !d.services.has(serviceId(p.svc))) fail("NO_SUCH_SERVICE", `no such service: ${svcKeyOption(p.svc)}`);
         after.push(p);
       }
     } catch (e) {
@@ -127,7 +127,7 @@ export class IpvsadmCommand implements CommandHandler {
     const out: string[] = [];
     for (const q of after) {
       // A service a later line deleted has nothing left to zero or list.
-      if (q.svc && !model.state.services.has(svcKeyText(q.svc))) continue;
+      if (q.svc && !model.state.services.has(serviceId(q.svc))) continue;
       const text = await this.query(q);
       if (text !== "") out.push(text);
     }
@@ -153,7 +153,7 @@ export class IpvsadmCommand implements CommandHandler {
   }
 
   private findView(k: SvcKey): DpService {
-    const v = this.env.model.dataPlaneServices(false).find((s) => svcKeyText(s.key) === svcKeyText(k));
+    const v = this.env.model.dataPlaneServices(false).find((s) => serviceId(s.key) === serviceId(k));
     if (!v) fail("NO_SUCH_SERVICE", `no such service: ${svcKeyOption(k)}`);
     return v;
   }
@@ -170,7 +170,7 @@ export class IpvsadmCommand implements CommandHandler {
     const all: ListService[] = [];
     for (const v of model.dataPlaneServices(!p.format.nosort)) {
       // A change committed between two slices may have removed this service: it is left out.
-      if (!model.state.services.has(svcKeyText(v.key))) continue;
+      if (!model.state.services.has(serviceId(v.key))) continue;
       try {
         all.push(this.listService(v, p.format.nosort));
       } catch (e) {
@@ -183,7 +183,7 @@ export class IpvsadmCommand implements CommandHandler {
 
   private listService(v: DpService, nosort: boolean): ListService {
     const { model, rates } = this.env;
-    const k = svcKeyText(v.key);
+    const k = serviceId(v.key);
     const conf = model.state.services.get(k)!;
     const key = toDpKey(v.key);
     const dests: ListDest[] = [...v.dests.values()].map(({ spec }) => {

@@ -5,8 +5,8 @@
 // (the appliance looks up no host names, as ipvsadm does when they have none).
 
 import type { ConnEntry, Counters, FwdName } from "../../dataplane/dataplane.js";
-import { addrPort, lenToMask, maxLen, type Family } from "../../config/addr.js";
-import { svcKeyOption, type SvcKey } from "../../config/keys.js";
+import { lenToMask, maxLen } from "../../config/addr.js";
+import { hostPort, portProto, svcKeyOption, type SvcKey } from "../../keys.js";
 import { portName } from "../../config/portnames.js";
 import { schedFlagNames } from "../../config/state.js";
 import type { ListFormat } from "./parse.js";
@@ -59,24 +59,20 @@ export function title(f: ListFormat): string[] {
 }
 
 /** ADDR:PORT as ipvsadm's addrport_to_anyname prints it: the port by name unless numeric. */
-function endpoint(af: Family, addr: string, port: number, proto: string, numeric: boolean): string {
+function endpoint(addr: string, port: number, proto: string, numeric: boolean): string {
   const name = numeric || (proto !== "tcp" && proto !== "udp") ? null : portName(port, proto);
-  if (name === null) return addrPort(af, addr, port);
-  return af === 6 ? `[${addr}]:${name}` : `${addr}:${name}`;
+  return hostPort(addr, name ?? port);
 }
-
-/** The protocol whose port names a service's ports take: TCP for fwmark, as ipvsadm sets it. */
-const protoOf = (k: SvcKey) => (k.kind === "udp" ? "udp" : "tcp");
 
 /** "-t ADDR:PORT", "-f 1": the service as -S writes it. */
 function svcOption(k: SvcKey, numeric: boolean): string {
   if (k.kind === "fwmark" || numeric) return svcKeyOption(k);
-  return `${k.kind === "tcp" ? "-t" : "-u"} ${endpoint(k.af, k.addr, k.port, k.kind, false)}`;
+  return `${k.kind === "tcp" ? "-t" : "-u"} ${endpoint(k.addr, k.port, k.kind, false)}`;
 }
 
 function svcName(k: SvcKey, numeric: boolean): string {
   if (k.kind === "fwmark") return k.af === 6 ? `FWM  ${k.mark} IPv6` : `FWM  ${k.mark}`;
-  const s = `${k.kind.toUpperCase()}  ${endpoint(k.af, k.addr, k.port, k.kind, numeric)}`;
+  const s = `${k.kind.toUpperCase()}  ${endpoint(k.addr, k.port, k.kind, numeric)}`;
   return k.af === 6 ? s : s.slice(0, 33);
 }
 
@@ -100,7 +96,7 @@ export function serviceEntry(s: ListService, f: ListFormat): string[] {
     out.push(`${name} ${s.scheduler}${flags.length ? ` (${flags.join(",")})` : ""}${persistence(s, "persistent", "mask")}${s.onePacket ? " ops" : ""}`);
   }
   for (const d of s.dests) {
-    let dname = endpoint(d.af, d.addr, d.port, protoOf(s.key), f.numeric);
+    let dname = endpoint(d.addr, d.port, portProto(s.key), f.numeric);
     if (d.af !== 6) dname = dname.slice(0, 28);
     if (f.stats) out.push(`  -> ${left(dname, 28)}${five(d.stats, ["conns", "inpkts", "outpkts", "inbytes", "outbytes"])}`);
     else if (f.rate) {
@@ -131,7 +127,7 @@ export function saveRules(s: RuleService, numeric: boolean): string[] {
   const flags = schedFlagNames(s.scheduler, s.flags);
   const out = [`-A ${name} -s ${s.scheduler}${persistence(s, "-p", "-M")}${s.onePacket ? " -o" : ""}${flags.length ? ` -b ${flags.join(",")}` : ""}`];
   for (const d of s.dests) {
-    let line = `-a ${name} -r ${endpoint(d.af, d.addr, d.port, protoOf(s.key), numeric)} ${FWD_SWITCH[d.fwd]} -w ${d.weight}`;
+    let line = `-a ${name} -r ${endpoint(d.addr, d.port, portProto(s.key), numeric)} ${FWD_SWITCH[d.fwd]} -w ${d.weight}`;
     if (d.uThreshold) line += ` -x ${d.uThreshold}`;
     if (d.lThreshold) line += ` -y ${d.lThreshold}`;
     out.push(line);
@@ -145,7 +141,7 @@ export function listConnections(conns: ConnEntry[], numeric: boolean): string[] 
   for (const c of conns) {
     const secs = Math.floor(c.expiresMs / 1000);
     const expire = `${String(Math.floor(secs / 60)).padStart(2, "0")}:${String(secs % 60).padStart(2, "0")}`;
-    const at = (addr: string, port: number) => endpoint(c.af, addr, port, c.proto, numeric);
+    const at = (addr: string, port: number) => endpoint(addr, port, c.proto, numeric);
     out.push(`${left(c.proto.toUpperCase(), 3)} ${left(expire, 6)} ${left(c.state, 11)} ${left(at(c.caddr, c.cport), 18)} ${left(at(c.vaddr, c.vport), 18)} ${at(c.daddr, c.dport)}`);
   }
   return out;

@@ -3,10 +3,9 @@
 // generic_opt_check table, with errors that name the offending token.
 
 import type { FwdName } from "../../dataplane/dataplane.js";
-import { intIn, maskToLen, parseIp, tryIp, type Family } from "../../config/addr.js";
+import { maskToLen } from "../../config/addr.js";
 import { fail } from "../../errors.js";
-import { parseAddrPort, parseMark, type SvcKey } from "../../config/keys.js";
-import { portByName, type PortProto } from "../../config/portnames.js";
+import { intIn, parseHostPort, parseServiceValue, tryIp, type AddrPort, type SvcKey } from "../../keys.js";
 import { DEFAULT_PERSISTENCE, DEFAULT_SCHEDULER, MAX_PERSISTENCE, MAX_TIMEOUT, SCHEDULERS } from "../../config/state.js";
 
 export type Cmd = "A" | "E" | "D" | "C" | "L" | "a" | "e" | "d" | "set" | "R" | "S" | "Z" | "h" | "v";
@@ -99,7 +98,7 @@ export interface Parsed {
   persistent: number;
   netmask?: number;
   onePacket: boolean;
-  dest?: { af: Family; addr: string; port: number | null };
+  dest?: AddrPort;
   fwd: FwdName;
   weight: number;
   uThreshold: number;
@@ -161,33 +160,6 @@ function scan(argv: string[]): { given: Given[]; plain: string[] } {
     }
   }
   return { given, plain };
-}
-
-const HOST_NAME = /^(?=.*[A-Za-z])[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/;
-
-/**
- * host[:port] or [v6]:port as ipvsadm's parse_service reads it, the port by
- * number or by name (portnames.ts). Host names are not looked up: the
- * appliance has no resolver of its own.
- */
-function hostPort(text: string, proto: PortProto): { af: Family; addr: string; port: number | null } {
-  // Nearly every line of a big -R: A.B.C.D:PORT, no name in it.
-  if (!/[A-Za-z]/.test(text)) return parseAddrPort(text);
-  let host = text;
-  let port: string | undefined;
-  const close = text.startsWith("[") ? text.indexOf("]") : -1;
-  if (close > 0) {
-    host = text.slice(1, close);
-    if (text[close + 1] === ":") port = text.slice(close + 2);
-  } else if (text.split(":").length === 2) {
-    [host, port] = text.split(":");
-  }
-  if (HOST_NAME.test(host) && tryIp(host) === null) fail("BAD_ADDRESS", `host name '${host}' in '${text}' is not looked up here: give its address`);
-  if (port === undefined || !/^[A-Za-z]/.test(port)) return parseAddrPort(text);
-  const n = portByName(port, proto);
-  if (n === null) fail("BAD_PORT", `unknown ${proto} port name '${port}' in '${text}'`);
-  const a = parseIp(host, text);
-  return { af: a.af, addr: a.text, port: n };
 }
 
 function number(v: string, min: number, max: number, what: string): number {
@@ -288,19 +260,10 @@ export function parseIpvsadm(argv: string[]): Parsed {
   }
   if (plain.length) fail("UNEXPECTED_ARGUMENT", `unexpected argument '${plain[0]}'`);
 
-  if (svcKind) {
-    if (svcKind === "f") {
-      p.svc = { kind: "fwmark", af: v6 ? 6 : 4, mark: parseMark(svcText) };
-    } else {
-      if (v6) fail("ILLEGAL_OPTION", "option '-6' goes with -f only");
-      const a = hostPort(svcText, svcKind === "t" ? "tcp" : "udp");
-      p.svc = { kind: svcKind === "t" ? "tcp" : "udp", af: a.af, addr: a.addr, port: a.port ?? 0 };
-    }
-  } else if (v6) {
-    fail("ILLEGAL_OPTION", "option '-6' goes with -f only");
-  }
+  if (v6 && svcKind !== "f") fail("ILLEGAL_OPTION", "option '-6' goes with -f only");
+  if (svcKind) p.svc = parseServiceValue(svcKind === "f" ? "fwmark" : svcKind === "t" ? "tcp" : "udp", svcText, v6);
   // A real server's port name is the service's protocol's (TCP for -f, as ipvsadm).
-  if (destText !== undefined) p.dest = hostPort(destText, svcKind === "u" ? "udp" : "tcp");
+  if (destText !== undefined) p.dest = parseHostPort(destText, svcKind === "u" ? "udp" : "tcp");
 
   if (cmd === "A" || cmd === "E") {
     if (!p.scheduler) p.scheduler = DEFAULT_SCHEDULER;

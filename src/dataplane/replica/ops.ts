@@ -5,7 +5,7 @@
 
 import type { DataPlane, DestSpec, ServiceKey, ServiceSpec, Transaction } from "../dataplane.js";
 import type { Pause } from "../../util/yield.js";
-import ipaddr from "ipaddr.js";
+import { destId as destKey, normalAddr, serviceId as serviceKey } from "../../keys.js";
 
 /** One operation inside a transaction (Transaction's methods and their arguments). */
 export type TxOp = { [M in keyof Transaction]: { m: M; a: Parameters<Transaction[M]> } }[keyof Transaction];
@@ -40,18 +40,15 @@ function runTxOp(tx: Transaction, o: TxOp): void {
   (tx[o.m] as (...a: unknown[]) => void)(...o.a);
 }
 
-/** A service's identity as text, the same however the key object was spelled. */
+// Keys come from the console and from listings, and IPv6 text has many
+// spellings ("::1", "0:0::1"): the address is normalised before the key is made.
+
+/** A service's identity as text (keys.ts serviceId), the same however the key object was spelled. */
 export function serviceId(k: ServiceKey): string {
-  return "fwmark" in k ? `fwm/${k.fwmark}/${k.af ?? 4}` : `${k.proto}/${canonical(k.addr)}/${k.port}`;
+  return serviceKey("fwmark" in k ? k : { ...k, addr: normalAddr(k.addr) });
 }
 
-/** A real server's identity within its service. */
+/** A real server's identity within its service (keys.ts destId). */
 export function destId(d: Pick<DestSpec, "addr" | "port">): string {
-  return `${canonical(d.addr)}/${d.port ?? 0}`;
-}
-
-function canonical(addr: string): string {
-  // IPv6 text has many spellings ("::1", "0:0::1"); keys come from the console and from listings.
-  if (!addr.includes(":")) return addr;
-  try { return ipaddr.parse(addr).toString(); } catch { return addr; }
+  return destKey({ addr: normalAddr(d.addr), port: d.port });
 }
