@@ -8,7 +8,7 @@ import { ConfigModel } from "../config/model.js";
 import { ConsoleInterpreter } from "../console/interpreter.js";
 import { bootConfigNotice, loadBootConfig, showConfigStatus, type BootConfig } from "../console/loader.js";
 import { startCtlServer, DEFAULT_CTL_PATH, type CtlServer } from "../console/transport/socket.js";
-import { startWsConsole, parseHostPort, type WsConsole } from "../console/transport/ws.js";
+import { startWsConsole, parseListenAddress, type WsConsole } from "../console/transport/ws.js";
 import { startSerialConsole, consoleBanner, type SerialConsole } from "../console/transport/serial.js";
 import { HealthMonitor } from "../health/monitor.js";
 import { healthCommand } from "../health/command.js";
@@ -230,7 +230,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
     closers.push(() => ctl!.close());
     log.info({ path: ctl.path }, "control socket ready");
     if (opts.ws) {
-      const { host, port } = parseHostPort(opts.ws);
+      const { host, port } = parseListenAddress(opts.ws);
       tls = await tlsFiles(opts, log);
       ws = await startWsConsole({
         interpreter: interp, host, port, tokenFile: opts.wsTokenFile,
@@ -244,7 +244,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
       log.info({ url: ws.url }, "WebSocket console ready");
     }
     if (opts.metrics) {
-      const { host, port } = parseHostPort(opts.metrics);
+      const { host, port } = parseListenAddress(opts.metrics);
       const server = new MetricsServer(() => {
         const health = healthIndex(model, monitor); // once per scrape: real servers may number 100 k
         return renderMetricsSliced({

@@ -56,6 +56,7 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket, type RawData } from "ws";
 import { WeirError } from "../../errors.js";
+import { intIn, splitHostPort } from "../../keys.js";
 import { logger, type Logger } from "../../log.js";
 import type { Interpreter } from "../types.js";
 import { executeLine, isExit } from "./execute.js";
@@ -160,14 +161,18 @@ export interface WsConsole {
   close(): Promise<void>;
 }
 
-/** Parses "HOST:PORT", "[v6]:PORT" (the --ws and --metrics arguments). */
-export function parseHostPort(s: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:[\]]*):(\d+)$/.exec(s);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
+/**
+ * Parses "HOST:PORT", "[v6]:PORT" (the --ws and --metrics arguments), cut
+ * as keys.ts cuts host:port. The port is required; HOST may be a name (the
+ * listener resolves it), and empty it is 0.0.0.0.
+ */
+export function parseListenAddress(s: string): { host: string; port: number } {
+  const hp = splitHostPort(s);
+  const port = intIn(hp?.port, 0, 65535);
+  if (!hp || port === null || (s.startsWith("[") ? hp.host === "" : /[[\]]/.test(hp.host))) {
     throw new WeirError("WEIR_ERR_ADDRESS", `'${s}' is not HOST:PORT (e.g. 0.0.0.0:8443 or [::]:8443)`);
   }
-  return { host: m[1] === "" ? "0.0.0.0" : m[1], port };
+  return { host: hp.host === "" ? "0.0.0.0" : hp.host, port };
 }
 
 function hostForUrl(host: string): string {

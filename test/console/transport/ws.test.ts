@@ -8,7 +8,7 @@ import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { startWsConsole, parseHostPort, type WsConsole, type WsConsoleOptions, type StatsSnapshot } from "../../../src/console/transport/ws.js";
+import { startWsConsole, parseListenAddress, type WsConsole, type WsConsoleOptions, type StatsSnapshot } from "../../../src/console/transport/ws.js";
 import { runConsole } from "../../../src/console/transport/ws-client.js";
 import { fakeInterpreter, quietLog, sink, source, type FakeInterpreter } from "./fake.js";
 import { open, send, upgradeStatus } from "./wshelp.js";
@@ -430,13 +430,16 @@ describe("WebSocket console: token file", () => {
   });
 });
 
-describe("parseHostPort", () => {
+describe("parseListenAddress", () => {
   it("parses HOST:PORT forms and refuses others", () => {
-    expect(parseHostPort("127.0.0.1:8443")).toEqual({ host: "127.0.0.1", port: 8443 });
-    expect(parseHostPort("[::1]:80")).toEqual({ host: "::1", port: 80 });
-    expect(parseHostPort(":9000")).toEqual({ host: "0.0.0.0", port: 9000 });
-    expect(parseHostPort("lb.example:1")).toEqual({ host: "lb.example", port: 1 });
-    for (const bad of ["8443", "::1:80", "host:70000", "host:", "host:x"]) expect(() => parseHostPort(bad)).toThrow(/HOST:PORT/);
+    expect(parseListenAddress("127.0.0.1:8443")).toEqual({ host: "127.0.0.1", port: 8443 });
+    expect(parseListenAddress("[::1]:80")).toEqual({ host: "::1", port: 80 });
+    expect(parseListenAddress(":9000")).toEqual({ host: "0.0.0.0", port: 9000 });
+    expect(parseListenAddress("lb.example:1")).toEqual({ host: "lb.example", port: 1 });
+    expect(parseListenAddress("[::]:0")).toEqual({ host: "::", port: 0 });
+    for (const bad of ["8443", "::1:80", "host:70000", "host:", "host:x", "[::1]", "[]:80", "[::1:80", "[::1]x:80", "a]:80", "a[b:80"]) {
+      expect(() => parseListenAddress(bad), bad).toThrow(/HOST:PORT/);
+    }
   });
 });
 
