@@ -13,7 +13,7 @@
 //
 // hdr_len is not carried: it follows from csum_start and the L4 header.
 //
-// Rules of the frame path (core.ts): a partial checksum of a TCP/UDP
+// Rules of the frame path (core.ts, xmit/method.ts): a partial checksum of a TCP/UDP
 // datagram whose csum_start is its L4 header stays partial through NAT (the
 // address change adjusts the seed as a plain one's-complement sum, ports are
 // not part of it) and through DR; csum_start follows any L2 change. Any
