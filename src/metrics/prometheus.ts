@@ -13,7 +13,7 @@
 // See https://prometheus.io/docs/instrumenting/exposition_formats/.
 
 import type { DataPlane, ServiceKey } from "../dataplane/dataplane.js";
-import { WeirError } from "../dataplane/errors.js";
+import { WeirError } from "../errors.js";
 import { logger, type Logger } from "../log.js";
 import type { Rates } from "./estimator.js";
 import { serviceText, destText, type Target, type TargetDest } from "./labels.js";

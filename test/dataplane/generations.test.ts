@@ -8,7 +8,7 @@ import { describe, it, expect } from "vitest";
 import { makeAppliance, type Appliance, CLIENT, CLIENT_MAC, LB0_MAC, LB1_MAC, VIP, RS, RS_MAC } from "../helpers/appliance.js";
 import { tcp4Frame, parseFrame, verifyChecksums } from "../helpers/frames.js";
 import type { ServiceKey } from "../../src/dataplane/dataplane.js";
-import { WeirError } from "../../src/dataplane/errors.js";
+import { WeirError } from "../../src/errors.js";
 
 const DROP = 0, TX = 1, LOCAL = 2;
 const SVC: ServiceKey = { proto: "tcp", addr: VIP, port: 80 };

@@ -9,7 +9,7 @@ import { describe, it, expect, vi, afterEach } from "vitest";
 import pino from "pino";
 import { Estimator, ESTIMATION_INTERVAL_MS, type Target, type TargetDest } from "../../src/metrics/estimator.js";
 import type { Counters, ServiceKey } from "../../src/dataplane/dataplane.js";
-import { WeirError } from "../../src/dataplane/errors.js";
+import { WeirError } from "../../src/errors.js";
 
 const SVC: ServiceKey = { proto: "tcp", addr: "198.18.100.1", port: 80 };
 const RS0: TargetDest = { addr: "198.19.0.11", port: 80, fwd: "nat" };
