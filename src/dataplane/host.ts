@@ -1,9 +1,10 @@
-// The host side of an attached link, done with the usual tools (`ip`, `nft`)
-// in the appliance's network namespace: what the link looked like before
-// (so it can be put back), the nftables netdev ingress drop that keeps the
-// kernel's stack away from the data link's frames (AF_PACKET sees them
-// first), and addresses and routes on the TAP mirror. Every command is
-// bounded in time; failures throw with the command and its stderr.
+// The host commands behind a link's host side (linkhost.ts), done with the
+// usual tools (`ip`, `nft`) in the appliance's network namespace: running
+// them (each bounded in time; failures throw with the command and its
+// stderr), what a link looked like before (so it can be put back) and taking
+// it over, the nftables netdev ingress drop that keeps the kernel's stack
+// away from the data link's frames (AF_PACKET sees them first), and the TAP
+// mirror's name.
 
 import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";

@@ -1,43 +1,36 @@
-// Packet I/O on the supervisor's main thread: links attached with AF_PACKET
-// rings mapped into the data plane's memory (native addon, native/README.md),
-// walked in place by one Wasm call per batch (assembly/ring/io.ts).
+// The packet loop on the supervisor's main thread (and on each worker
+// thread's): AF_PACKET rings of the attached links mapped into the data
+// plane's memory (native addon, native/README.md), walked in place by one
+// Wasm call per batch (assembly/ring/), and the frames to and from each
+// link's TAP mirror. What attaching does on the host (nftables, the TAP
+// device, addresses, the journal) is linkhost.ts's.
 //
-// The main thread's own event loop watches each RX ring and TAP (native
+// The thread's own event loop watches each RX ring and TAP it reads (native
 // watch(): libuv poll handles, no CPU while idle, plus a tick a second for
-// the connection clock). A readable ring gets one turn: up to maxBatches ×
-// batch frames through the data plane, each link's TX ring kicked once per
-// batch, frames passed to and from the TAP mirrors. The watches are
-// level-triggered, so a ring still busy after its turn is served again on
-// the next loop iteration, after consoles, health checks and timers had
-// theirs. (wake "thread", the earlier design, waits in native.pollAsync on
-// the addon's poll thread instead.) One Wasm instance, so configuration
-// transactions and counter reads stay synchronous; several workers (fanout
-// per link, one instance each) are a later step: attach() keeps everything
-// about a link in one record that a worker could own.
+// the connection clock and the links' counters). A readable ring gets one
+// turn: up to maxBatches × batch frames through the data plane, each link's
+// TX ring kicked once per batch, frames passed to and from the TAP mirrors.
+// The watches are level-triggered, so a ring still busy after its turn is
+// served again on the next loop iteration, after consoles, health checks and
+// timers had theirs. One Wasm instance per thread, so configuration
+// transactions and counter reads stay synchronous.
 //
-// Per attached link:
-//   - RX ring (TPACKET_V2 by default: a frame is handed over at once; V3
-//     hands over blocks, adding up to its block timeout at low rates) and a
-//     TX ring (V2), both with PACKET_VNET_HDR so offloaded frames (partial
-//     checksums, TSO/GSO/GRO) pass through (assembly/xmit/offload.ts);
-//   - an nftables netdev ingress drop (table weir_PID), so the kernel's stack
-//     never sees the data link's frames;
-//   - a TAP mirror (weir-DEV) with the link's MAC and MTU, carrying the
-//     link's addresses: frames for the appliance that the data plane does
-//     not handle go there, and what the kernel sends there goes out of the
-//     link as it is (health checks, management);
-//   - an nftables input chain on the TAPs (table inet weir_PID, hostguard.ts):
-//     the kernel takes no new connections from the data side unless the
-//     operator opened the port (`host-access`);
-//   - on detach or exit everything is put back as it was.
+// Per attached link: an RX ring (TPACKET_V2 by default: a frame is handed over
+// at once; V3 hands over blocks, adding up to its block timeout at low rates)
+// and a TX ring (V2), both with PACKET_VNET_HDR so offloaded frames (partial
+// checksums, TSO/GSO/GRO) pass through (assembly/xmit/offload.ts). With worker
+// threads (replica/), each worker opens its own rings on every link
+// (attachRings) with a socket filter that takes only its share (steer/), and
+// the supervisor keeps the host side and reads the TAPs.
 
 import { WeirError } from "./errors.js";
 import type { DataPlane } from "./dataplane.js";
 import type { Logger } from "../log.js";
-import { snapshot, takeOver, restore, ip, IngressDrop, tapName, type LinkSnapshot } from "./host.js";
+import { tapName } from "./host.js";
 import type * as Native from "../../native/index.js";
-import { DEFAULT_JOURNAL_DIR, HostJournal } from "./journal.js";
-import { HostGuard, type HostAccessRule } from "./hostguard.js";
+import { DEFAULT_JOURNAL_DIR } from "./journal.js";
+import type { HostAccessRule } from "./hostguard.js";
+import { LinkHost, type HostLink, type LinkNet } from "./linkhost.js";
 
 type NativeMod = typeof Native;
 
@@ -59,24 +52,6 @@ export interface IoOptions {
   maxBatches?: number;
   /** Bytes of each link's host-stack mirror queue (drained after every call). */
   localQueueBytes?: number;
-  /**
-   * After the last frame, keep turning (yielding with setImmediate in
-   * between) this long before going back to poll: a reply that comes back
-   * within it skips the poll thread's wake-up. Default 0: measured on two
-   * cores, spinning took the CPU the peers needed and made latency worse
-   * (UDP request/response RTT p50 280 µs without, 440 µs with 200 µs).
-   */
-  spinUs?: number;
-  /**
-   * How the loop learns that a ring has frames: "loop" (default), a libuv
-   * poll handle per ring and TAP on the main thread's own event loop (native
-   * watch()): one wake-up per event; "thread", the addon's poll thread
-   * resolving pollAsync through a thread-safe function: two wake-ups (the
-   * poll thread's, then the main thread's). Measured here (UDP
-   * request/response through NAT, 3 runs each): p99 750-800 µs with "loop",
-   * 1.4-1.9 ms with "thread"; TCP stream throughput the same.
-   */
-  wake?: "thread" | "loop";
   /** nftables table name (default weir_PID). */
   nftTable?: string;
   /** Where attached links' snapshots are kept for cleanup after an unclean exit (journal.ts); null: nowhere. */
@@ -89,7 +64,7 @@ export interface IoOptions {
   /**
    * Socket filter (cBPF, native setFilter) for the RX rings opened from now
    * on: with worker threads each ring takes only its share of the frames
-   * (replica/steer). None: every frame.
+   * (steer/program.ts). None: every frame.
    */
   rxFilter?: () => Uint8Array | undefined;
   /** A worker thread's I/O: rings only (attachRings); no nftables, TAPs or host changes of its own. */
@@ -107,14 +82,14 @@ export interface LinkIoStats {
   ringFreezes: number;
   /** TAP writes that found the device queue full. */
   tapDrops: number;
-  /** From the data plane's ring walker (assembly/ring/port.ts). */
+  /** From the data plane's ring walker (assembly/ring/). */
   counters: Record<string, bigint>;
 }
 
 interface Region { off: number; size: number; }
 
 interface Attached {
-  /** Native watches of rx and the TAP (wake "loop"). */
+  /** Native watches of rx and the TAP. */
   watches: number[];
   dev: string;
   id: number;
@@ -122,25 +97,20 @@ interface Attached {
   tx: number;
   tap: number;
   tapName: string;
-  /** The TAP's MTU: the link's, as configured. */
-  mtu: number;
   regions: Region[];
   rxGeom: Native.RingGeometry;
   txGeom: Native.RingGeometry;
-  snap: LinkSnapshot;
-  /** Addresses and routes put on the TAP ("addr/len", "dst via gw"). */
-  addrs: Set<string>;
-  routes: Set<string>;
   ringDrops: number;
   ringFreezes: number;
   tapDrops: number;
   gone: boolean;
-  /** A worker's rings on a link the supervisor attached: the TAP is the supervisor's (written to, never read or closed here), the host side untouched. */
-  borrowed: boolean;
+  /**
+   * The link's host side (linkhost.ts). None: a worker's rings on a link the
+   * supervisor attached, whose TAP is the supervisor's (written to, never
+   * read or closed here).
+   */
+  host?: HostLink;
 }
-
-/** Desired kernel-side addresses and routes of a link (its TAP mirror). */
-export interface LinkNet { addrs: string[]; routes: { dst: string; via?: string }[]; mtu?: number; }
 
 const MiB = 1 << 20;
 
@@ -149,15 +119,11 @@ export class PacketIo {
   private readonly links = new Map<string, Attached>();
   private readonly byId = new Map<number, Attached>();
   private readonly pool = new Map<number, number[]>();
-  private readonly drop: IngressDrop | undefined;
-  private readonly guard: HostGuard | undefined;
-  private readonly journal: HostJournal | undefined;
-  private waker = -1;
+  private readonly host: LinkHost | undefined;
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private mem: Uint8Array;
   private readonly memView: DataView;
-  private lastStats = 0;
   private busy: Promise<unknown> = Promise.resolve();
   readonly opts: Required<Omit<IoOptions, "onGone" | "nftTable" | "journalDir" | "rxFilter" | "ringsOnly">> & Pick<IoOptions, "onGone" | "rxFilter">;
 
@@ -174,30 +140,27 @@ export class PacketIo {
       batch: o.batch ?? 256,
       maxBatches: o.maxBatches ?? 8,
       localQueueBytes: o.localQueueBytes ?? MiB,
-      spinUs: o.spinUs ?? 0,
-      wake: o.wake ?? "loop",
       now: o.now,
       log: o.log,
       onGone: o.onGone,
       rxFilter: o.rxFilter,
     };
-    this.drop = o.ringsOnly ? undefined : new IngressDrop(o.nftTable ?? `weir_${process.pid}`);
-    this.guard = this.drop && new HostGuard(this.drop.table);
-    const dir = o.journalDir === undefined ? DEFAULT_JOURNAL_DIR : o.journalDir;
-    this.journal = dir && this.drop ? new HostJournal(dir, this.drop.table) : undefined;
+    this.host = o.ringsOnly ? undefined : new LinkHost({
+      table: o.nftTable ?? `weir_${process.pid}`,
+      journalDir: o.journalDir === undefined ? DEFAULT_JOURNAL_DIR : o.journalDir,
+      native: () => this.native,
+      log: o.log,
+    });
     this.mem = new Uint8Array(dp.memory.buffer);
     this.memView = new DataView(dp.memory.buffer); // the memory never grows (rings are mapped into it)
   }
 
   /** Loads the addon and starts the loop (idle: one wake-up a second for the expiry sweep). */
   async start(): Promise<void> {
-    if (this.journal) {
-      for (const line of await HostJournal.recover(this.journal.dir, (m) => this.opts.log.warn(m))) this.opts.log.warn(line);
-    }
+    await this.host?.recover();
     this.native = await import("../../native/index.js");
-    this.waker = this.native.wakerOpen();
     this.running = true;
-    this.loopDone = this.opts.wake === "loop" ? this.tickLoop() : this.loop();
+    this.loopDone = this.ticks();
   }
 
   get attached(): string[] { return [...this.links.keys()]; }
@@ -238,48 +201,25 @@ export class PacketIo {
 
   private async attachNow(dev: string, id: number, mac: string, mtu: number): Promise<void> {
     if (!this.running) throw new WeirError("WEIR_ERR_IO_STOPPED", "packet I/O is not running");
-    const drop = this.drop;
-    if (!drop) throw new WeirError("WEIR_ERR_IO_RINGS_ONLY", "this packet I/O attaches rings only");
+    const host = this.host;
+    if (!host) throw new WeirError("WEIR_ERR_IO_RINGS_ONLY", "this packet I/O attaches rings only");
     if (this.links.has(dev)) return;
-    const n = this.native;
-    const o = this.opts;
-    const log = o.log.child({ link: dev });
-    try {
-      n.linkInfo(dev);
-    } catch (e) {
-      const code = (e as Native.NativeError).code;
-      throw new WeirError("WEIR_ERR_NO_DEVICE", code === "ENODEV" ? "no such device" : (e as Error).message);
-    }
-    const undo: (() => Promise<unknown> | unknown)[] = [];
+    const log = this.opts.log.child({ link: dev });
+    const h = await host.attach(dev, id, mac, mtu, log);
+    const undo: (() => unknown)[] = [];
     const regions: Region[] = [];
     try {
-      const snap = await snapshot(dev);
-      this.journal?.record(dev, snap);
-      undo.push(() => this.journal?.forget(dev));
-      await drop.add(dev, id);
-      undo.push(() => drop.remove(id));
-      await takeOver(dev, snap);
-      undo.push(() => restore(dev, snap, (m) => log.warn(m)));
-
-      const tname = tapName(dev, id);
-      const tap = n.tapOpen(tname);
-      undo.push(() => n.tapClose(tap.handle));
-      // The kernel stack is guarded before the TAP comes up.
-      await this.guard!.addTap(dev, tap.name);
-      undo.push(() => this.guard!.removeTap(dev));
-      await ip("link", "set", "dev", tap.name, "address", mac, "mtu", String(mtu), "up");
-      const a = this.openRings(dev, id, tap.handle, tap.name, mtu, snap, false, undo, regions);
-      // Addresses the link had in the kernel move to its mirror.
-      for (const x of snap.addrs) await this.addAddr(a, `${x.addr}/${x.len}`).catch((e) => log.warn({ err: e }, "address not moved"));
-      this.wake();
-      log.info({ tap: tap.name, rx: { version: a.rxGeom.version, size: a.rxGeom.size }, tx: { slots: a.txGeom.frameCount, size: a.txGeom.size }, qdiscBypass: a.txGeom.qdiscBypass }, "link attached");
+      const a = this.openRings(dev, id, h.tap, h.tapName, h, undo, regions);
+      await host.moveAddrs(h, log);
+      log.info({ tap: h.tapName, rx: { version: a.rxGeom.version, size: a.rxGeom.size }, tx: { slots: a.txGeom.frameCount, size: a.txGeom.size }, qdiscBypass: a.txGeom.qdiscBypass }, "link attached");
     } catch (e) {
       await this.unwind(undo, regions, log);
+      await host.abandon(h, log);
       throw e;
     }
   }
 
-  private async unwind(undo: (() => Promise<unknown> | unknown)[], regions: Region[], log: Logger): Promise<void> {
+  private async unwind(undo: (() => unknown)[], regions: Region[], log: Logger): Promise<void> {
     for (const u of undo.reverse()) {
       try { await u(); } catch (err) { log.warn({ err }, "undo failed"); }
     }
@@ -292,7 +232,9 @@ export class PacketIo {
   /**
    * A worker's share of a link the supervisor attached (replica/worker.ts):
    * its own RX ring (with its steering filter) and TX ring in this data
-   * plane's memory; frames for the host stack go to the supervisor's TAP.
+   * plane's memory; frames for the host stack go to the supervisor's TAP
+   * (handle tap). mtu is the link's, for the record: the TAP is not this
+   * thread's to set.
    */
   attachRings(dev: string, id: number, tap: number, mtu: number): Promise<void> {
     return this.serial(async () => {
@@ -301,8 +243,7 @@ export class PacketIo {
       const undo: (() => unknown)[] = [];
       const regions: Region[] = [];
       try {
-        this.openRings(dev, id, tap, tapName(dev, id), mtu, { up: true, addrs: [], disableIpv6: null }, true, undo, regions);
-        this.wake();
+        this.openRings(dev, id, tap, tapName(dev, id), undefined, undo, regions);
       } catch (e) {
         await this.unwind(undo, regions, this.opts.log);
         throw e;
@@ -315,7 +256,7 @@ export class PacketIo {
     for (const a of this.links.values()) this.native.setFilter(a.rx, program);
   }
 
-  private openRings(dev: string, id: number, tap: number, tname: string, mtu: number, snap: LinkSnapshot, borrowed: boolean,
+  private openRings(dev: string, id: number, tap: number, tname: string, host: HostLink | undefined,
     undo: (() => unknown)[], regions: Region[]): Attached {
     const n = this.native;
     const o = this.opts;
@@ -340,12 +281,12 @@ export class PacketIo {
       txR.off, txGeom.frameSize, txGeom.frameCount, 1, locR.off, locR.size);
     if (rc !== 0) throw new WeirError("WEIR_ERR_IO_ATTACH", `data plane refused link ${id}`);
     const a: Attached = {
-      dev, id, rx, tx, tap, tapName: tname, mtu, regions: [...regions], rxGeom, txGeom, snap,
-      addrs: new Set(), routes: new Set(), ringDrops: 0, ringFreezes: 0, tapDrops: 0, gone: false, watches: [], borrowed,
+      dev, id, rx, tx, tap, tapName: tname, regions: [...regions], rxGeom, txGeom,
+      ringDrops: 0, ringFreezes: 0, tapDrops: 0, gone: false, watches: [], host,
     };
     this.links.set(dev, a);
     // A borrowed TAP is read by the supervisor only.
-    if (o.wake === "loop") a.watches = (borrowed ? [rx] : [rx, tap]).map((h) => n.watch(h, () => this.onReadable()));
+    a.watches = (host ? [rx, tap] : [rx]).map((h) => n.watch(h, () => this.onReadable()));
     this.byId.set(id, a);
     return a;
   }
@@ -364,88 +305,41 @@ export class PacketIo {
     a.watches = [];
     this.byId.delete(a.id);
     this.dp.x.ioDetach(a.id);
-    this.wake(); // the pending poll holds duplicates of these descriptors: let it go
     const quiet = (what: string, fn: () => unknown) => {
       try { fn(); } catch (e) { log.warn({ err: e }, what); }
     };
     quiet("close rx", () => n.close(a.rx));
     quiet("close tx", () => n.close(a.tx));
     for (const r of a.regions) this.release(r);
-    if (a.borrowed) return;
-    quiet("close tap", () => n.tapClose(a.tap));
-    try { await this.guard?.removeTap(dev); } catch (e) { log.warn({ err: e }, "host guard not updated"); }
-    try { await this.drop?.remove(a.id); } catch (e) { log.warn({ err: e }, "nft chain not removed"); }
-    if (!a.gone) await restore(dev, a.snap, (m) => log.warn(m));
-    this.journal?.forget(dev);
+    if (!a.host) return;
+    await this.host!.detach(a.host, a.gone, log);
     log.info("link detached");
   }
 
   /** The ports the kernel stack takes new connections on from the data links (`host-access`). */
   setHostAccess(rules: readonly HostAccessRule[]): Promise<void> {
     return this.serial(async () => {
-      if (!this.guard) throw new WeirError("WEIR_ERR_IO_RINGS_ONLY", "this packet I/O attaches rings only");
-      await this.guard.setRules(rules);
+      if (!this.host) throw new WeirError("WEIR_ERR_IO_RINGS_ONLY", "this packet I/O attaches rings only");
+      await this.host.setHostAccess(rules);
     });
   }
 
   /** Makes the TAP mirror of dev carry exactly these addresses ("a/len") and routes. */
   syncNet(dev: string, want: LinkNet): Promise<void> {
     return this.serial(async () => {
-      const a = this.links.get(dev);
-      if (!a) return;
-      const log = this.opts.log.child({ link: dev });
-      // `ip link set DEV mtu N` reaches the TAP too: the kernel's own traffic on the link must fit it.
-      if (want.mtu !== undefined && want.mtu !== a.mtu) {
-        await ip("link", "set", "dev", a.tapName, "mtu", String(want.mtu)).then(() => { a.mtu = want.mtu!; }, (e) => log.warn({ err: e }, "TAP mtu not set"));
-      }
-      const keep = new Set([...want.addrs, ...a.snap.addrs.map((x) => `${x.addr}/${x.len}`)]);
-      for (const x of [...a.addrs]) {
-        if (keep.has(x)) continue;
-        await ip("addr", "del", x, "dev", a.tapName).catch((e) => log.warn({ err: e }, "address not removed"));
-        a.addrs.delete(x);
-      }
-      for (const x of want.addrs) if (!a.addrs.has(x)) await this.addAddr(a, x).catch((e) => log.warn({ err: e, addr: x }, "address not mirrored"));
-      const routes = new Map(want.routes.map((r) => [`${r.dst}${r.via ? ` via ${r.via}` : ""}`, r]));
-      for (const k of [...a.routes]) {
-        if (routes.has(k)) continue;
-        await ip("route", "del", k.split(" ")[0], "dev", a.tapName).catch(() => undefined);
-        a.routes.delete(k);
-      }
-      for (const [k, r] of routes) {
-        if (a.routes.has(k)) continue;
-        const args = ["route", "replace", r.dst, ...(r.via ? ["via", r.via] : []), "dev", a.tapName];
-        await ip(...args).then(() => a.routes.add(k), (e) => log.warn({ err: e, route: k }, "route not mirrored"));
-      }
+      const h = this.links.get(dev)?.host;
+      if (!h) return;
+      await this.host!.syncNet(h, want, this.opts.log.child({ link: dev }));
     });
   }
 
-  private async addAddr(a: Attached, cidr: string): Promise<void> {
-    // nodad: the address is the appliance's already; noprefixroute is not wanted (the kernel needs the connected route).
-    const v6 = cidr.includes(":");
-    await ip("addr", "replace", cidr, "dev", a.tapName, ...(v6 ? ["nodad"] : []));
-    a.addrs.add(cidr);
-  }
-
-  /** Detaches every link, stops the loop, removes the nft table. */
+  /** Detaches every link, stops the loop, removes the nft tables. */
   async close(): Promise<void> {
     for (const dev of [...this.links.keys()]) await this.detach(dev);
     this.running = false;
     this.stopTicks?.();
-    this.wake();
     await this.loopDone;
-    if (this.waker >= 0) {
-      try { this.native.close(this.waker); } catch { /* closed */ }
-      this.waker = -1;
-    }
-    await this.drop?.drop().catch((e) => this.opts.log.warn({ err: e }, "nft table not removed"));
-    await this.guard?.drop().catch((e) => this.opts.log.warn({ err: e }, "nft guard table not removed"));
-    this.journal?.remove();
-  }
-
-  private wake(): void {
-    if (this.waker >= 0) {
-      try { this.native.wake(this.waker); } catch { /* closing */ }
-    }
+    await this.host?.close();
   }
 
   // ---- the loop ----
@@ -453,62 +347,26 @@ export class PacketIo {
   private emptyWakes = 0;
   private stopTicks?: () => void;
 
-  /** wake "loop": a watched ring or TAP is readable. One turn; level-triggered watches call again if frames remain. */
+  /** A watched ring or TAP is readable. One turn; level-triggered watches call again if frames remain. */
   private onReadable(): void {
     if (!this.running) return;
     try {
       if (this.turn() > 0) this.emptyWakes = 0;
       // Readable with nothing to read: a socket error. stats() takes it (and a gone link is detached).
-      else if (++this.emptyWakes >= 4) { this.emptyWakes = 0; this.checkLinks(true); }
+      else if (++this.emptyWakes >= 4) { this.emptyWakes = 0; this.checkLinks(); }
     } catch (e) {
       this.opts.log.error({ err: e }, "packet I/O turn failed");
     }
   }
 
-  /** wake "loop": once a second, a turn for the clock and expiry sweep, and the links' counters. */
-  private tickLoop(): Promise<void> {
+  /** Once a second, a turn for the clock and expiry sweep, and the links' counters; resolves when stopped. */
+  private ticks(): Promise<void> {
     const timer = setInterval(() => {
       if (!this.running) return;
       this.onReadable();
-      this.checkLinks(true);
-      this.lastStats = Date.now();
+      this.checkLinks();
     }, 1000);
     return new Promise<void>((resolve) => { this.stopTicks = () => { clearInterval(timer); resolve(); }; });
-  }
-
-  private async loop(): Promise<void> {
-    const n = this.native;
-    const log = this.opts.log;
-    while (this.running) {
-      const handles = [this.waker];
-      for (const a of this.links.values()) handles.push(a.rx, ...(a.borrowed ? [] : [a.tap]));
-      let ready: number[] = [];
-      try {
-        ready = await n.pollAsync(handles, 1000);
-      } catch (e) {
-        // A handle closed between building the list and the call: build it again.
-        if ((e as Native.NativeError).code !== "WEIR_ERR_BAD_HANDLE") log.warn({ err: e }, "poll failed");
-        await new Promise((r) => setTimeout(r, 10));
-        continue;
-      }
-      if (!this.running) break;
-      try {
-        // Busy: turn after turn, yielding in between, until the rings have
-        // stayed empty for spinUs (bounded CPU per burst; none when idle).
-        let last = performance.now();
-        const spinMs = this.opts.spinUs / 1000;
-        while (this.running) {
-          if (this.turn() > 0) last = performance.now();
-          else if (performance.now() - last >= spinMs) break;
-          await new Promise((r) => setImmediate(r));
-        }
-      } catch (e) {
-        log.error({ err: e }, "packet I/O turn failed");
-      }
-      const t = Date.now();
-      if (ready.length > 0 || t - this.lastStats >= 1000) this.checkLinks(t - this.lastStats >= 1000);
-      if (t - this.lastStats >= 1000) this.lastStats = t;
-    }
   }
 
   /** One turn: up to maxBatches batches through the data plane, then the TAP mirrors. Returns frames moved. */
@@ -557,7 +415,7 @@ export class PacketIo {
     const n = this.native;
     let moved = 0;
     for (const a of this.links.values()) {
-      if (a.borrowed) continue;
+      if (!a.host) continue; // a borrowed TAP is read by the supervisor
       let k = 0;
       for (; k < 64; k++) {
         const slot = x.ioHostSlot(a.id);
@@ -576,8 +434,7 @@ export class PacketIo {
   }
 
   /** PACKET_STATISTICS (drops, freezes) and socket errors: a link that went away is detached. */
-  private checkLinks(all: boolean): void {
-    if (!all) return;
+  private checkLinks(): void {
     const n = this.native;
     for (const a of [...this.links.values()]) {
       try {
