@@ -1,7 +1,9 @@
-//! Weir's packet I/O addon: AF_PACKET sockets with TPACKET_V3 RX rings and
-//! TPACKET_V2 TX rings mapped into the data plane's Wasm memory, fanout,
-//! poll, TX kicks, statistics, link lookups and TAP devices. Sockets, rings
-//! and memory mapping only: the frames themselves are the data plane's.
+//! Weir's packet I/O addon: AF_PACKET sockets with RX rings (TPACKET_V2 or
+//! V3) and TPACKET_V2 TX rings mapped into the data plane's Wasm memory,
+//! socket filters (and fanout groups, which `weir run` does not use), watches
+//! on the calling thread's event loop, poll, TX kicks, statistics, link
+//! lookups and TAP devices. Sockets, rings and memory mapping only: the
+//! frames themselves are the data plane's.
 //! Written against Node-API (declared by hand in `napi.rs`) and libc
 //! (`sys.rs`) with std only.
 

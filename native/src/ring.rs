@@ -1,6 +1,7 @@
-//! AF_PACKET sockets with mapped rings: a TPACKET_V3 RX ring per socket
-//! (optionally in a fanout group) and a TPACKET_V2 TX ring on a TX-only
-//! socket (protocol 0: it receives nothing). See README.md for the layouts.
+//! AF_PACKET sockets with mapped rings: an RX ring per socket (TPACKET_V3 by
+//! default, V2 on request; `weir run` asks for V2), optionally with a socket
+//! filter or in a fanout group, and a TPACKET_V2 TX ring on a TX-only socket
+//! (protocol 0: it receives nothing). See README.md for the layouts.
 
 use crate::link;
 use crate::napi::{self, arg, napi_value, Env, JsError, JsResult};
