@@ -68,9 +68,10 @@ function next(c: Cursor, after: string, what: string): string {
   return t;
 }
 
-const FWD_FLAGS: Record<string, FwdName> = {
-  "-g": "dr", "--gatewaying": "dr", "-m": "nat", "--masquerading": "nat", "-i": "tun", "--ipip": "tun",
-};
+// A Map, not an object: `t in {…}` is true for "toString" and "constructor" too.
+const FWD_FLAGS = new Map<string, FwdName>([
+  ["-g", "dr"], ["--gatewaying", "dr"], ["-m", "nat"], ["--masquerading", "nat"], ["-i", "tun"], ["--ipip", "tun"],
+]);
 const FWD_OPTION: Record<FwdName, string> = { dr: "-g", nat: "-m", tun: "-i" };
 
 const SERVICE_KIND = new Map<string, "tcp" | "udp" | "fwmark">([
@@ -283,7 +284,7 @@ export function parseSorry(toks: string[]): { service: string; sorry: SorryServe
   while (c.i < toks.length) {
     const t = toks[c.i++];
     if (SERVICE_KIND.has(t)) { if (service) fail(`duplicate service ${q(t)}`); service = readService(c, t); continue; }
-    if (t in FWD_FLAGS) { if (fwd) fail(`duplicate forwarding method ${q(t)}`); fwd = FWD_FLAGS[t]; continue; }
+    if (FWD_FLAGS.has(t)) { if (fwd) fail(`duplicate forwarding method ${q(t)}`); fwd = FWD_FLAGS.get(t); continue; }
     if (t === "-r" || t === "--real-server") { if (destTok) fail(`duplicate ${q(t)}`); destTok = next(c, t, "a sorry server"); continue; }
     if (!t.startsWith("-") && destTok === undefined) { destTok = t; continue; }
     fail(`unknown word ${q(t)}`);

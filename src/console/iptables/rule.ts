@@ -7,6 +7,7 @@ import { parsePrefix } from "../../config/addr.js";
 import { intIn } from "../../keys.js";
 import { fail } from "../../errors.js";
 import type { MarkRule } from "../../config/state.js";
+import { own } from "../../util/own.js";
 
 const ALIASES: Record<string, string> = {
   "-d": "-d", "--destination": "-d", "--dst": "-d",
@@ -35,7 +36,7 @@ export function parseRule(tokens: string[]): MarkRule {
   let target: string | undefined, mark: number | undefined;
   for (let i = 0; i < tokens.length; i++) {
     const tok = tokens[i];
-    const opt = ALIASES[tok];
+    const opt = own(ALIASES, tok);
     if (!opt) fail(tok.startsWith("-") || tok === "!" ? "UNSUPPORTED_OPTION" : "UNEXPECTED_ARGUMENT",
       tok.startsWith("-") || tok === "!" ? `unsupported option '${tok}'` : `unexpected argument '${tok}'`);
     const v = tokens[++i];

@@ -7,6 +7,7 @@ import { maskToLen } from "../../config/addr.js";
 import { fail } from "../../errors.js";
 import { intIn, parseHostPort, parseServiceValue, tryIp, type AddrPort, type SvcKey } from "../../keys.js";
 import { DEFAULT_PERSISTENCE, DEFAULT_SCHEDULER, MAX_PERSISTENCE, MAX_TIMEOUT, SCHEDULERS } from "../../config/state.js";
+import { own } from "../../util/own.js";
 
 export type Cmd = "A" | "E" | "D" | "C" | "L" | "a" | "e" | "d" | "set" | "R" | "S" | "Z" | "h" | "v";
 
@@ -137,7 +138,7 @@ function scan(argv: string[]): { given: Given[]; plain: string[] } {
     if (tok.startsWith("--") && tok.length > 2) {
       const eq = tok.indexOf("=");
       const name = eq < 0 ? tok.slice(2) : tok.slice(2, eq);
-      const def = LONG[name];
+      const def = own(LONG, name);
       if (!def) unknownOption(argv, `unknown option '${tok}'`);
       if (eq >= 0) {
         if (def.arg === "none") fail("UNEXPECTED_ARGUMENT", `option '--${name}' takes no argument`);
@@ -147,7 +148,7 @@ function scan(argv: string[]): { given: Given[]; plain: string[] } {
       }
     } else if (tok.startsWith("-") && tok.length > 1) {
       for (let j = 1; j < tok.length; j++) {
-        const def = SHORT[tok[j]];
+        const def = own(SHORT, tok[j]);
         if (!def) unknownOption(argv, `unknown option '-${tok[j]}'${tok.length > 2 ? ` in '${tok}'` : ""}`);
         const shown = `-${tok[j]}`;
         if (def.arg === "none") { given.push({ def, token: shown }); continue; }
@@ -282,7 +283,7 @@ export function parseIpvsadm(argv: string[]): Parsed {
     }
     if (flagsText !== undefined) {
       for (const f of flagsText.split(",")) {
-        const d = FLAG_BITS[f];
+        const d = own(FLAG_BITS, f);
         if (!d) fail("BAD_SCHED_FLAG", `invalid scheduler flag '${f}'`);
         if (d.sched && d.sched !== p.scheduler) fail("BAD_SCHED_FLAG", `scheduler flag '${f}' does not go with scheduler '${p.scheduler}'`);
         p.schedFlags |= d.bit;
