@@ -491,14 +491,13 @@ export class DataPlane {
   }
 
   // ---- listings (assembly/ctl/listing.ts): ipvsadm -Z and -L -c ----
-  private get lx(): ListingExports { return this.x as unknown as ListingExports; }
 
   /** ipvsadm -Z: zeroes the counters of one service and its real servers, or of all services. */
   zeroStats(key?: ServiceKey): void {
-    if (!key) this.check(this.lx.statsZero(1), "zero counters");
+    if (!key) this.check(this.x.statsZero(1), "zero counters");
     else {
       this.writeService(key);
-      this.check(this.lx.statsZero(0), "zero counters");
+      this.check(this.x.statsZero(0), "zero counters");
     }
     this.mirror?.({ m: "zeroStats", a: key ? [key] : [] });
     this.remote?.zero(key);
@@ -530,11 +529,11 @@ export class DataPlane {
 
   private *readConnections(now: number, af: Family | undefined, out: ConnEntry[]): Generator<void> {
     for (const fam of af ? [af] : ([4, 6] as Family[])) {
-      let i = this.lx.connRead(fam, 0, now >>> 0);
+      let i = this.x.connRead(fam, 0, now >>> 0);
       while (i >= 0) {
         out.push(this.readConn());
         yield;
-        i = this.lx.connRead(fam, i + 1, now >>> 0);
+        i = this.x.connRead(fam, i + 1, now >>> 0);
       }
     }
   }
@@ -546,7 +545,7 @@ export class DataPlane {
   }
 
   private readConn(): ConnEntry {
-    const base = this.lx.connBuf();
+    const base = this.x.connBuf();
     const v = new DataView(this.x.memory.buffer, base, 64);
     const b = (off: number) => new Uint8Array(this.x.memory.buffer, base + off, 16);
     const af = v.getUint8(0) as Family;
@@ -595,13 +594,6 @@ export interface ConnEntry {
 
 /** TCP states by the data plane's numbers (assembly/conn/state.ts), with IPVS's names. */
 const TCP_STATES = ["NONE", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT", "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "SYNACK"];
-
-/** The listing exports (assembly/ctl/listing.ts), beside WeirExports. */
-interface ListingExports {
-  statsZero(all: number): number;
-  connRead(af: number, from: number, now: number): number;
-  connBuf(): number;
-}
 
 function checkPort(p: number, what: string, zeroOk = true): void {
   if (!Number.isInteger(p) || p < (zeroOk ? 0 : 1) || p > 65535) throw new WeirError("WEIR_ERR_BAD_PORT", `${what} out of range: ${p}`);

@@ -1,76 +1,37 @@
 // Loading the data-plane module. The only place that instantiates it.
+//
+// The exports' types are not written here: they are derived from the
+// declarations the compiler writes beside the module (asconfig.json's release
+// target has "bindings": ["raw"], so `npm run build:wasm` writes
+// build/weir.d.ts from the same compile as build/weir.wasm). Derived rather
+// than a hand-written copy checked by a test: a copy is one more place to edit
+// for every export, and the compiler's own description cannot disagree with
+// the module it describes; tsc then checks every call site against it. The
+// declarations describe the exports as asc's JavaScript glue adapts them
+// (strings lifted, results made unsigned); this module instantiates the raw
+// module instead (no glue between the I/O loop and runBatch/ioRun), so
+// WeirExports maps them back: a string result is a pointer (readString), a
+// bool parameter takes 0/1 too. test/dataplane/boundary.test.ts fails when the
+// declarations on disk do not match the module that is loaded (an export
+// added, gone or with another number of parameters), e.g. after a compile
+// that did not go through build:wasm.
 
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import type { instantiate as instantiateBound } from "../../build/weir.js";
 
-/** The data plane's exports (assembly/index.ts), as JavaScript sees them. */
-export interface WeirExports {
-  memory: WebAssembly.Memory;
-  init(cap4: number, cap6: number, seed: number): number;
-  scratch(): number;
-  allocBuffer(size: number, align: number): number;
-  runBatch(desc: number, count: number, now: number): number;
-  setExpireBudget(n: number): void;
-  txBegin(): number;
-  txCommit(): number;
-  txAbort(): void;
-  svcCall(op: number): number;
-  destCall(op: number): number;
-  svcFlush(): number;
-  markRuleAdd(af: number, proto: number, prefixLen: number, portLo: number, portHi: number, mark: number): number;
-  markRulesClear(): number;
-  svcStats(): number;
-  destStats(): number;
-  serviceCount(): number;
-  setTimeouts(tcp: number, tcpfin: number, udp: number): void;
-  getTimeout(which: number): number;
-  setExpireQuiescent(on: number): void;
-  linkSet(id: number, mtu: number, up: number): number;
-  linkDel(id: number): number;
-  addrAdd(id: number, af: number, prefixLen: number): number;
-  addrDel(id: number, af: number): number;
-  routeAdd(af: number, len: number, link: number, hasGw: number): number;
-  routeDel(af: number, len: number): number;
-  neighSet(link: number, af: number, now: number): number;
-  neighFlush(link: number): void;
-  neighCapacity(): number;
-  neighRead(i: number): number;
-  dropReasonCount(): number;
-  dropReasonName(i: number): number;
-  dropCounter(i: number): bigint;
-  connCount(af: number): number;
-  connTableBytes(af: number): number;
-  connTableCapacity(af: number): number;
-  batchStat(which: number): bigint;
-  errorName(code: number): number;
-  schedulerCount(): number;
-  schedulerName(i: number): number;
-  testSchedule(): number;
-  testSetDestConns(active: number, inactive: number): number;
-  connsClear(): void;
-  expireStep(af: number, now: number, budget: number): number;
-  // packet I/O (assembly/ring/io.ts)
-  ioAttach(id: number, rxBase: number, rxVersion: number, rxBlockSize: number, rxBlockCount: number, rxFrameSize: number, rxFrameCount: number, rxVnet: number,
-    txBase: number, txFrameSize: number, txFrameCount: number, txVnet: number, localBase: number, localCap: number): number;
-  ioDetach(id: number): number;
-  ioRun(max: number, now: number): number;
-  ioTakePending(id: number): number;
-  ioLocalBase(id: number): number;
-  ioLocalUsed(id: number): number;
-  ioLocalReset(id: number): void;
-  ioHostSlot(id: number): number;
-  ioHostCap(id: number): number;
-  ioHostCommit(id: number, len: number): number;
-  ioCounter(id: number, i: number): bigint;
-  ioCounterCount(): number;
-  ioCounterName(i: number): number;
-  gsoCount(p: number, len: number, flags: number): number;
-  gsoSegment(p: number, len: number, flags: number, k: number, dst: number, cap: number): number;
-  neighProbe(af: number, now: number): number;
-  /** AssemblyScript runtime: runs the garbage collector (minimal runtime: only when called). */
-  __collect(): void;
-}
+/** The exports as build/weir.d.ts declares them (asc's adapted view). */
+type BoundExports = Awaited<ReturnType<typeof instantiateBound>>;
+type RawParam<T> = T extends boolean ? boolean | number : T;
+type RawResult<T> = T extends string ? number : T;
+/** One export as the raw instance has it: strings as pointers, exported globals as WebAssembly.Global. */
+type RawExport<T> = T extends (...args: infer P) => infer R
+  ? (...args: { [K in keyof P]: RawParam<P[K]> }) => RawResult<R>
+  : T extends number ? WebAssembly.Global : T;
+
+/** The data plane's exports (assembly/index.ts and the runtime's), as JavaScript sees them. */
+export type WeirExports = { readonly [K in keyof BoundExports]: RawExport<BoundExports[K]> } & { memory: WebAssembly.Memory };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
