@@ -111,6 +111,10 @@ export const CODES = {
   METRIC_UNDECLARED: "a metric not declared",
   LABEL_NAME: "a metric label name that is not one",
 
+  // VRRP (vrrp/): adverts built, instances and sync groups set up.
+  BAD_VRRP: "a VRRP advert or instance setting out of range",
+  BAD_SYNC_GROUP: "a sync group whose members are not valid",
+
   // The appliance image: boot state, update bundles, upgrades (image/).
   BAD_BOOT_STATE: "a boot state that does not encode",
   NO_BOOT_STATE: "no valid boot state",
