@@ -3,7 +3,7 @@
 
 import { initTables, conns4, conns6, setExpireQuiescentTemplate } from "./conn/table";
 import { runBatch as run, setExpireBudget as setBudget, batches, framesIn, framesTx, framesLocal } from "./ring/batch";
-import { scratch as scratchArea, ARG_ADDR } from "./ctl/scratch";
+import { scratch as scratchArea, ARG_ADDR, ARG_MAC, ARG_LINK, ARG_AF } from "./ctl/scratch";
 import * as api from "./ctl/api";
 import * as G from "./svc/generation";
 import * as E from "./ctl/errors";
@@ -14,6 +14,7 @@ import * as St from "./conn/state";
 import * as D from "./stats/drops";
 import { SCHED_NAMES } from "./sched/registry";
 import * as T from "./ctl/testing";
+import * as Lo from "./ctl/layout";
 
 let ready = false;
 
@@ -86,14 +87,14 @@ export function neighSet(linkId: i32, af: u8, now: u32): i32 {
 }
 export function neighFlush(linkId: i32): void { N.flush(linkId); }
 export function neighCapacity(): i32 { return N.capacity(); }
-/** Entry i of the neighbour table: its state (0 empty); address at ARG_ADDR, MAC at ARG_MAC. */
+/** Entry i of the neighbour table: its state (0 empty, else N.NUD_*); address at ARG_ADDR, MAC at ARG_MAC, link at ARG_LINK, family at ARG_AF. */
 export function neighRead(i: i32): i32 {
   const s = N.entryState(i);
   if (s == 0) return 0;
   v128.store(scratchArea + ARG_ADDR, N.entryAddr(i));
-  store<u64>(scratchArea + 160, N.entryMac(i));
-  store<i32>(scratchArea + 168, N.entryLink(i));
-  store<u8>(scratchArea + 172, N.entryAf(i));
+  store<u64>(scratchArea + ARG_MAC, N.entryMac(i));
+  store<i32>(scratchArea + ARG_LINK, N.entryLink(i));
+  store<u8>(scratchArea + ARG_AF, N.entryAf(i));
   return s;
 }
 
@@ -111,6 +112,10 @@ export function batchStat(which: i32): u64 {
   return framesLocal;
 }
 export function errorName(code: i32): string { return E.errorName(code); }
+/** Entry i of the layout table (assembly/ctl/layout.ts): its "group.field" name and its value. */
+export function layoutCount(): i32 { return Lo.layoutCount(); }
+export function layoutName(i: i32): string { return Lo.layoutName(i); }
+export function layoutValue(i: i32): i32 { return Lo.layoutValue(i); }
 export function schedulerCount(): i32 { return SCHED_NAMES.length; }
 export function schedulerName(i: i32): string { return i >= 0 && i < SCHED_NAMES.length ? SCHED_NAMES[i] : ""; }
 

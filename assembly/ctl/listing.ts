@@ -12,14 +12,27 @@ import { v4addr } from "../util/bytes";
 
 /**
  * One connection entry, as connRead() leaves it (little-endian, host order
- * unless noted; mirrored in src/dataplane/layout.ts CONN):
- *   0 u8 af   1 u8 proto   2 u8 state   3 u8 fwd (IPVS numbers)
+ * unless noted; the CO_* offsets, which ctl/layout.ts publishes):
+ *   0 u8 af   1 u8 proto   2 u8 state (conn/state.ts S_*)   3 u8 fwd (IPVS numbers)
  *   4 u16 entry flags (CF_*)   6 u16 cport   8 u16 vport   10 u16 dport
  *   12 i32 milliseconds until expiry   16 caddr (16 bytes, network order)
  *   32 vaddr (16, for a firewall-mark template the mark as an IPv4 address)
  *   48 daddr (16)
  */
-export const CONN_OUT: usize = memory.data(64, 16);
+export const CONN_OUT_SIZE: i32 = 64;
+export const CO_AF: usize = 0;
+export const CO_PROTO: usize = 1;
+export const CO_STATE: usize = 2;
+export const CO_FWD: usize = 3;
+export const CO_FLAGS: usize = 4;
+export const CO_CPORT: usize = 6;
+export const CO_VPORT: usize = 8;
+export const CO_DPORT: usize = 10;
+export const CO_EXPIRES: usize = 12;
+export const CO_CADDR: usize = 16;
+export const CO_VADDR: usize = 32;
+export const CO_DADDR: usize = 48;
+export const CONN_OUT: usize = memory.data(CONN_OUT_SIZE, 16);
 
 function zero(s: Stats): void { s.conns = 0; s.inpkts = 0; s.outpkts = 0; s.inbytes = 0; s.outbytes = 0; }
 
@@ -43,25 +56,25 @@ export function statsZero(all: bool): i32 {
 
 function readEntry<A>(t: ConnTable<A>, af: u8, i: u32, now: u32): void {
   const o = CONN_OUT;
-  memory.fill(o, 0, 64);
+  memory.fill(o, 0, CONN_OUT_SIZE);
   const f = t.flags(i);
-  store<u8>(o, af);
-  store<u8>(o, t.proto(i), 1);
-  store<u8>(o, t.state(i), 2);
-  store<u8>(o, <u8>((f >> CF_FWD_SHIFT) & 3), 3);
-  store<u16>(o, f, 4);
-  store<u16>(o, bswap<u16>(t.cport(i)), 6);
-  store<u16>(o, bswap<u16>(t.vport(i)), 8);
-  store<u16>(o, bswap<u16>(t.dport(i)), 10);
-  store<i32>(o, <i32>(t.expires(i) - now), 12);
+  store<u8>(o, af, CO_AF);
+  store<u8>(o, t.proto(i), CO_PROTO);
+  store<u8>(o, t.state(i), CO_STATE);
+  store<u8>(o, <u8>((f >> CF_FWD_SHIFT) & 3), CO_FWD);
+  store<u16>(o, f, CO_FLAGS);
+  store<u16>(o, bswap<u16>(t.cport(i)), CO_CPORT);
+  store<u16>(o, bswap<u16>(t.vport(i)), CO_VPORT);
+  store<u16>(o, bswap<u16>(t.dport(i)), CO_DPORT);
+  store<i32>(o, <i32>(t.expires(i) - now), CO_EXPIRES);
   if (isVector<A>()) {
-    v128.store(o + 16, changetype<v128>(t.caddr(i)));
-    v128.store(o + 32, changetype<v128>(t.vaddr(i)));
-    v128.store(o + 48, changetype<v128>(t.daddr(i)));
+    v128.store(o + CO_CADDR, changetype<v128>(t.caddr(i)));
+    v128.store(o + CO_VADDR, changetype<v128>(t.vaddr(i)));
+    v128.store(o + CO_DADDR, changetype<v128>(t.daddr(i)));
   } else {
-    v128.store(o + 16, v4addr(<u32>t.caddr(i)));
-    v128.store(o + 32, v4addr(<u32>t.vaddr(i)));
-    v128.store(o + 48, v4addr(<u32>t.daddr(i)));
+    v128.store(o + CO_CADDR, v4addr(<u32>t.caddr(i)));
+    v128.store(o + CO_VADDR, v4addr(<u32>t.vaddr(i)));
+    v128.store(o + CO_DADDR, v4addr(<u32>t.daddr(i)));
   }
 }
 

@@ -1,6 +1,7 @@
 // The control scratch area: the supervisor writes call arguments that do not
 // fit in a few integers (addresses, service and real-server specs) here,
-// and reads results back. Offsets are mirrored in src/dataplane/layout.ts.
+// and reads results back. The supervisor takes the offsets from ctl/layout.ts,
+// which publishes them.
 
 export const SCRATCH_SIZE: usize = 1024;
 export const scratch: usize = memory.data(<i32>SCRATCH_SIZE, 16);
@@ -29,9 +30,13 @@ export const DS_ADDR: usize = 80;    // 16 bytes
 export const ARG_ADDR: usize = 128;  // 16 bytes
 export const ARG_ADDR2: usize = 144; // 16 bytes (gateway)
 export const ARG_MAC: usize = 160;   // 6 bytes (u64 slot)
+export const ARG_LINK: usize = 168;  // i32 (neighRead)
+export const ARG_AF: usize = 172;    // u8 (neighRead)
+export const ARG_SPORT: usize = 176; // u16, host order (testSchedule)
+export const ARG_DPORT: usize = 178; // u16, host order (testSchedule)
 
 // Results
-export const RES: usize = 256;       // stats: conns, inpkts, outpkts, inbytes, outbytes (u64)
+export const RES: usize = 256;       // stats record (stats/counters.ts writeStats)
 export const RES_ACTIVE: usize = 296;   // i32
 export const RES_INACT: usize = 300;    // i32
 export const RES_PERSIST: usize = 304;  // i32

@@ -10,8 +10,8 @@ import { updateOverload } from "../svc/bind";
 
 /**
  * Scratch: service key as usual; client address at ARG_ADDR, destination
- * address at ARG_ADDR2, client port (host order u16) at 176, destination
- * port at 178. Returns the index of the picked real server in the service's
+ * address at ARG_ADDR2, client port (host order u16) at ARG_SPORT,
+ * destination port at ARG_DPORT. Returns the index of the picked real server in the service's
  * list, -1 for none, -2 for no such service.
  */
 export function testSchedule(): i32 {
@@ -24,8 +24,8 @@ export function testSchedule(): i32 {
   const mask = s!.af == 4 ? i32x4.replace_lane(i32x4.splat(0), 0, -1) : i32x4.splat(-1);
   inp.saddr = v128.and(v128.load(b + S.ARG_ADDR), mask);
   inp.daddr = v128.and(v128.load(b + S.ARG_ADDR2), mask);
-  inp.sport = bswap<u16>(load<u16>(b + 176));
-  inp.dport = bswap<u16>(load<u16>(b + 178));
+  inp.sport = bswap<u16>(load<u16>(b + S.ARG_SPORT));
+  inp.dport = bswap<u16>(load<u16>(b + S.ARG_DPORT));
   const d = s!.sched.schedule(s!, inp);
   if (d === null) return -1;
   for (let i = 0; i < s!.dests.length; i++) if (s!.dests[i] === d) return i;

@@ -4,22 +4,33 @@
 // points the descriptors at RX ring frames and TX ring slots mapped into
 // this memory; tests and benchmarks point them at plain buffers.
 //
-// Descriptor (little-endian):
+// Descriptor (little-endian; the D_* offsets below, which ctl/layout.ts
+// publishes to the supervisor):
 //   0  u32 in:  frame offset        4  u32 in:  frame length
 //   8  u32 in:  output slot offset  12 u32 in:  output slot capacity
 //   16 u32 out: output length       20 u16 in:  ingress link
-//   22 u16 out: egress link         24 u16 out: verdict (0 drop, 1 tx, 2 local)
+//   22 u16 out: egress link         24 u16 out: verdict (xmit/verdict.ts V_*)
 //   26 u16 out: drop reason         28 u32 in/out: offload flags (virtio_net_hdr
 //                                      folded into 32 bits: see xmit/offload.ts)
 // Input and output may be the same slot (in-place rewrite).
 
 import { processFrame } from "../core";
-import { outLen, outLink, reason } from "../xmit/verdict";
+import { outLen, outLink, reason, V_TX, V_LOCAL } from "../xmit/verdict";
 import { conns4, conns6 } from "../conn/table";
 import { setSchedNow } from "../sched/clock";
 import { setInFlags, outFlags } from "../xmit/offload";
 
 export const DESC_SIZE: u32 = 32;
+export const D_IN_OFF: usize = 0;    // u32 in
+export const D_IN_LEN: usize = 4;    // u32 in
+export const D_OUT_OFF: usize = 8;   // u32 in
+export const D_OUT_CAP: usize = 12;  // u32 in
+export const D_OUT_LEN: usize = 16;  // u32 out
+export const D_IN_LINK: usize = 20;  // u16 in
+export const D_OUT_LINK: usize = 22; // u16 out
+export const D_VERDICT: usize = 24;  // u16 out
+export const D_REASON: usize = 26;   // u16 out
+export const D_FLAGS: usize = 28;    // u32 in/out
 /**
  * Expiry pacing. Each batch sweeps at least expireBudget entries per table,
  * and more when time has passed, so that a whole table is swept every
@@ -52,15 +63,15 @@ export function runBatch(desc: usize, count: u32, now: u32): u32 {
   setSchedNow(now); // lblc/lblcr age their cache entries on this clock
   for (let k: u32 = 0; k < count; k++) {
     const d = desc + <usize>k * DESC_SIZE;
-    const inLink = <i32>load<u16>(d, 20);
-    setInFlags(load<u32>(d, 28));
-    const v = processFrame(<usize>load<u32>(d), load<u32>(d, 4), inLink, <usize>load<u32>(d, 8), load<u32>(d, 12), now);
-    store<u32>(d, v == 1 ? outLen : 0, 16);
-    store<u16>(d, <u16>(v == 1 ? outLink : 0), 22);
-    store<u16>(d, <u16>v, 24);
-    store<u16>(d, <u16>reason, 26);
-    store<u32>(d, v == 1 ? outFlags : 0, 28);
-    if (v == 1) tx++; else if (v == 2) framesLocal++;
+    const inLink = <i32>load<u16>(d, D_IN_LINK);
+    setInFlags(load<u32>(d, D_FLAGS));
+    const v = processFrame(<usize>load<u32>(d, D_IN_OFF), load<u32>(d, D_IN_LEN), inLink, <usize>load<u32>(d, D_OUT_OFF), load<u32>(d, D_OUT_CAP), now);
+    store<u32>(d, v == V_TX ? outLen : 0, D_OUT_LEN);
+    store<u16>(d, <u16>(v == V_TX ? outLink : 0), D_OUT_LINK);
+    store<u16>(d, <u16>v, D_VERDICT);
+    store<u16>(d, <u16>reason, D_REASON);
+    store<u32>(d, v == V_TX ? outFlags : 0, D_FLAGS);
+    if (v == V_TX) tx++; else if (v == V_LOCAL) framesLocal++;
   }
   endBatch(now, count, tx);
   return tx;

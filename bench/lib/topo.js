@@ -95,32 +95,35 @@ export function writeTrace(file, h, syn, pkts) {
 export class MemTrace {
   constructor(dp, records, batch, slot = 2048) {
     const x = dp.x;
+    const D = dp.layout.desc; // the descriptor's offsets, as the data plane declares them
     this.x = x;
+    this.D = D;
     this.n = records.length / REC;
     this.batch = batch;
     this.slot = slot;
     this.frames = x.allocBuffer(records.length, 64);
-    this.desc = x.allocBuffer(this.n * 32, 64);
+    this.desc = x.allocBuffer(this.n * D.size, 64);
     this.out = x.allocBuffer(batch * slot, 4096);
     new Uint8Array(x.memory.buffer).set(records, this.frames);
     const dv = new DataView(x.memory.buffer);
     for (let k = 0; k < this.n; k++) {
-      const d = this.desc + k * 32;
-      dv.setUint32(d, this.frames + k * REC, true);
-      dv.setUint32(d + 4, FRAME_LEN, true);
-      dv.setUint32(d + 8, this.out + (k % batch) * slot, true);
-      dv.setUint32(d + 12, slot, true);
-      dv.setUint32(d + 16, 0, true);
-      dv.setUint16(d + 20, 0, true);
-      dv.setUint32(d + 28, 0, true);
+      const d = this.desc + k * D.size;
+      dv.setUint32(d + D.inOff, this.frames + k * REC, true);
+      dv.setUint32(d + D.inLen, FRAME_LEN, true);
+      dv.setUint32(d + D.outOff, this.out + (k % batch) * slot, true);
+      dv.setUint32(d + D.outCap, slot, true);
+      dv.setUint32(d + D.outLen, 0, true);
+      dv.setUint16(d + D.inLink, 0, true);
+      dv.setUint32(d + D.flags, 0, true);
     }
   }
 
   /** One pass over the trace; returns frames transmitted. */
   pass(now) {
     const { x, n, batch, desc } = this;
+    const size = this.D.size;
     let tx = 0;
-    for (let k = 0; k < n; k += batch) tx += x.runBatch(desc + k * 32, Math.min(batch, n - k), now);
+    for (let k = 0; k < n; k += batch) tx += x.runBatch(desc + k * size, Math.min(batch, n - k), now);
     return tx;
   }
 
@@ -131,8 +134,8 @@ export class MemTrace {
     const first = Math.floor((this.n - 1) / this.batch) * this.batch;
     let h = 0x811c9dc5;
     for (let k = first; k < this.n; k++) {
-      const d = this.desc + k * 32;
-      const off = dv.getUint32(d + 8, true), len = dv.getUint32(d + 16, true);
+      const d = this.desc + k * this.D.size;
+      const off = dv.getUint32(d + this.D.outOff, true), len = dv.getUint32(d + this.D.outLen, true);
       for (let i = 0; i < len; i++) h = Math.imul(h ^ mem[off + i], 0x01000193) >>> 0;
     }
     return h >>> 0;

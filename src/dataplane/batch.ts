@@ -3,7 +3,7 @@
 // fill inputs and read outputs; the I/O layer will use ring frames instead.
 
 import type { WeirExports } from "./wasm.js";
-import { DESC } from "./layout.js";
+import type { DescLayout } from "./layout.js";
 
 export interface FrameResult {
   verdict: number; reason: number; outLink: number; out: Uint8Array;
@@ -15,6 +15,8 @@ export class Batch {
   count = 0;
   constructor(
     private readonly x: WeirExports,
+    /** The descriptor's offsets (DataPlane.layout.desc). */
+    private readonly d: DescLayout,
     readonly desc: number,
     readonly frames: number,
     readonly capacity: number,
@@ -29,14 +31,14 @@ export class Batch {
     if (frame.length > this.slotSize) throw new RangeError(`frame of ${frame.length} bytes exceeds slot size ${this.slotSize}`);
     const mem = new Uint8Array(this.x.memory.buffer);
     mem.set(frame, this.inSlot(i));
-    const v = new DataView(this.x.memory.buffer, this.desc + i * DESC.size, DESC.size);
-    v.setUint32(DESC.inOff, this.inSlot(i), true);
-    v.setUint32(DESC.inLen, frame.length, true);
-    v.setUint32(DESC.outOff, this.outSlot(i), true);
-    v.setUint32(DESC.outCap, this.slotSize, true);
-    v.setUint32(DESC.outLen, 0, true);
-    v.setUint16(DESC.inLink, link, true);
-    v.setUint32(DESC.flags, flags >>> 0, true);
+    const v = new DataView(this.x.memory.buffer, this.desc + i * this.d.size, this.d.size);
+    v.setUint32(this.d.inOff, this.inSlot(i), true);
+    v.setUint32(this.d.inLen, frame.length, true);
+    v.setUint32(this.d.outOff, this.outSlot(i), true);
+    v.setUint32(this.d.outCap, this.slotSize, true);
+    v.setUint32(this.d.outLen, 0, true);
+    v.setUint16(this.d.inLink, link, true);
+    v.setUint32(this.d.flags, flags >>> 0, true);
     if (i >= this.count) this.count = i + 1;
     return i;
   }
@@ -47,15 +49,15 @@ export class Batch {
   }
 
   result(i: number): FrameResult {
-    const v = new DataView(this.x.memory.buffer, this.desc + i * DESC.size, DESC.size);
-    const len = v.getUint32(DESC.outLen, true);
-    const outOff = v.getUint32(DESC.outOff, true);
+    const v = new DataView(this.x.memory.buffer, this.desc + i * this.d.size, this.d.size);
+    const len = v.getUint32(this.d.outLen, true);
+    const outOff = v.getUint32(this.d.outOff, true);
     return {
-      verdict: v.getUint16(DESC.verdict, true),
-      reason: v.getUint16(DESC.reason, true),
-      outLink: v.getUint16(DESC.outLink, true),
+      verdict: v.getUint16(this.d.verdict, true),
+      reason: v.getUint16(this.d.reason, true),
+      outLink: v.getUint16(this.d.outLink, true),
       out: new Uint8Array(this.x.memory.buffer.slice(outOff, outOff + len)),
-      flags: v.getUint32(DESC.flags, true),
+      flags: v.getUint32(this.d.flags, true),
     };
   }
 

@@ -3,7 +3,7 @@
 // Everything that touches the instance or its memory goes through here.
 
 import { instantiate, readString, DEFAULT_MEMORY_BYTES, MAX_MEMORY_BYTES, WASM_PAGE, type WeirExports } from "./wasm.js";
-import { SCRATCH, DESC, SvcFlag, Fwd, IPPROTO, type FwdMethod } from "./layout.js";
+import { readLayout, IPPROTO, type WasmLayout } from "./layout.js";
 import { controlError, WeirError } from "./errors.js";
 import { parseAddr, formatAddr, parseMac, formatMac, type Family } from "./addr.js";
 import { Batch } from "./batch.js";
@@ -65,12 +65,14 @@ export function defaultMemoryBytes(cap4: number, cap6: number): number {
   return Math.min(MAX_MEMORY_BYTES, Math.max(DEFAULT_MEMORY_BYTES, Math.ceil(want / WASM_PAGE) * WASM_PAGE));
 }
 
-const FWD: Record<FwdName, FwdMethod> = { nat: Fwd.NAT, dr: Fwd.DR, tun: Fwd.TUN };
-const SCHED_FLAGS: Record<string, number> = {
-  "flag-1": SvcFlag.SCHED1, "flag-2": SvcFlag.SCHED2, "flag-3": SvcFlag.SCHED3,
-  "sh-fallback": SvcFlag.SCHED1, "sh-port": SvcFlag.SCHED2,
-  "mh-fallback": SvcFlag.SCHED1, "mh-port": SvcFlag.SCHED2,
-};
+/** ipvsadm's -b words for the service flags they set. */
+function schedFlagBits(f: WasmLayout["svcFlag"]): Record<string, number> {
+  return {
+    "flag-1": f.SCHED1, "flag-2": f.SCHED2, "flag-3": f.SCHED3,
+    "sh-fallback": f.SCHED1, "sh-port": f.SCHED2,
+    "mh-fallback": f.SCHED1, "mh-port": f.SCHED2,
+  };
+}
 
 /** An open transaction (DataPlane.beginTransaction). */
 export interface StagedTransaction {
@@ -94,8 +96,14 @@ export interface Transaction {
 
 export class DataPlane {
   readonly x: WeirExports;
+  /** The data plane's offsets and values (assembly/ctl/layout.ts), read at load. */
+  readonly layout: WasmLayout;
   private readonly sched: Map<string, number>;
   private readonly dropNames: string[];
+  /** Offsets in the control scratch area (layout.scratch). */
+  private readonly S: WasmLayout["scratch"];
+  private readonly fwdNum: Record<FwdName, number>;
+  private readonly schedFlags: Record<string, number>;
   /**
    * Replicas (worker threads, src/dataplane/replica/): every change that
    * succeeded here is handed to mirror, a transaction as one op after its
@@ -108,6 +116,10 @@ export class DataPlane {
 
   private constructor(x: WeirExports) {
     this.x = x;
+    const L = (this.layout = readLayout(x, (p) => this.str(p)));
+    this.S = L.scratch;
+    this.fwdNum = { nat: L.fwd.NAT, dr: L.fwd.DR, tun: L.fwd.TUN };
+    this.schedFlags = schedFlagBits(L.svcFlag);
     this.sched = new Map();
     for (let i = 0; i < x.schedulerCount(); i++) this.sched.set(this.str(x.schedulerName(i)), i);
     this.dropNames = [];
@@ -137,10 +149,10 @@ export class DataPlane {
   private refreshScratch(): void {
     const buf = this.x.memory.buffer;
     if (buf !== this.scratchBuf) {
-      const base = this.x.scratch();
+      const base = this.x.scratch(), size = this.layout.scratch.size;
       this.scratchBuf = buf as ArrayBuffer;
-      this.scratchView = new DataView(buf, base, 1024);
-      this.scratchBytes = new Uint8Array(buf, base, 1024);
+      this.scratchView = new DataView(buf, base, size);
+      this.scratchBytes = new Uint8Array(buf, base, size);
     }
   }
   private view(): DataView { this.refreshScratch(); return this.scratchView!; }
@@ -161,47 +173,47 @@ export class DataPlane {
 
   private writeService(key: ServiceKey, spec?: ServiceSpec): void {
     const v = this.view();
-    this.zero(0, 64);
+    this.zero(this.S.svAf, this.S.dsAf - this.S.svAf); // the service spec, up to the real server's
     if ("fwmark" in key) {
       if (!Number.isInteger(key.fwmark) || key.fwmark < 1 || key.fwmark > 0xffffffff) throw new WeirError("WEIR_ERR_BAD_FWMARK", `bad firewall mark: ${key.fwmark}`);
-      v.setUint8(SCRATCH.svAf, key.af ?? 4);
-      v.setUint32(SCRATCH.svFwmark, key.fwmark, true);
+      v.setUint8(this.S.svAf, key.af ?? 4);
+      v.setUint32(this.S.svFwmark, key.fwmark, true);
     } else {
       checkPort(key.port, "service port");
-      v.setUint8(SCRATCH.svAf, this.putAddr(SCRATCH.svAddr, key.addr));
-      v.setUint8(SCRATCH.svProto, IPPROTO[key.proto === "tcp" ? "TCP" : "UDP"]);
-      v.setUint16(SCRATCH.svPort, key.port, true);
+      v.setUint8(this.S.svAf, this.putAddr(this.S.svAddr, key.addr));
+      v.setUint8(this.S.svProto, IPPROTO[key.proto === "tcp" ? "TCP" : "UDP"]);
+      v.setUint16(this.S.svPort, key.port, true);
     }
-    const af = v.getUint8(SCRATCH.svAf);
-    v.setUint32(SCRATCH.svNetmask, af === 4 ? 32 : 128, true);
+    const af = v.getUint8(this.S.svAf);
+    v.setUint32(this.S.svNetmask, af === 4 ? 32 : 128, true);
     if (!spec) return;
     const id = this.sched.get(spec.scheduler);
     if (id === undefined) throw new WeirError("WEIR_ERR_UNKNOWN_SCHEDULER", `unknown scheduler: ${spec.scheduler}`);
     let flags = 0;
     for (const f of spec.schedFlags ?? []) {
-      const bit = SCHED_FLAGS[f];
+      const bit = this.schedFlags[f];
       if (bit === undefined) throw new WeirError("WEIR_ERR_BAD_SCHED_FLAG", `unknown scheduler flag: ${f}`);
       flags |= bit;
     }
-    if (spec.persistent) flags |= SvcFlag.PERSISTENT;
-    if (spec.onePacket) flags |= SvcFlag.ONEPACKET;
-    v.setUint32(SCRATCH.svFlags, flags, true);
-    v.setUint32(SCRATCH.svTimeout, spec.persistent ?? 0, true);
-    if (spec.netmask !== undefined) v.setUint32(SCRATCH.svNetmask, spec.netmask, true);
-    v.setInt32(SCRATCH.svSched, id, true);
+    if (spec.persistent) flags |= this.layout.svcFlag.PERSISTENT;
+    if (spec.onePacket) flags |= this.layout.svcFlag.ONEPACKET;
+    v.setUint32(this.S.svFlags, flags, true);
+    v.setUint32(this.S.svTimeout, spec.persistent ?? 0, true);
+    if (spec.netmask !== undefined) v.setUint32(this.S.svNetmask, spec.netmask, true);
+    v.setInt32(this.S.svSched, id, true);
   }
 
   private writeDest(d: Pick<DestSpec, "addr" | "port"> & Partial<DestSpec>): void {
     const v = this.view();
-    this.zero(64, 32);
-    v.setUint8(SCRATCH.dsAf, this.putAddr(SCRATCH.dsAddr, d.addr));
-    v.setUint8(SCRATCH.dsFwd, FWD[d.fwd ?? "nat"]);
+    this.zero(this.S.dsAf, this.S.dsAddr + 16 - this.S.dsAf);
+    v.setUint8(this.S.dsAf, this.putAddr(this.S.dsAddr, d.addr));
+    v.setUint8(this.S.dsFwd, this.fwdNum[d.fwd ?? "nat"]);
     const port = d.port ?? 0;
     checkPort(port, "real server port", true);
-    v.setUint16(SCRATCH.dsPort, port, true);
-    v.setInt32(SCRATCH.dsWeight, d.weight ?? 1, true);
-    v.setUint32(SCRATCH.dsUThresh, d.upperThreshold ?? 0, true);
-    v.setUint32(SCRATCH.dsLThresh, d.lowerThreshold ?? 0, true);
+    v.setUint16(this.S.dsPort, port, true);
+    v.setInt32(this.S.dsWeight, d.weight ?? 1, true);
+    v.setUint32(this.S.dsUThresh, d.upperThreshold ?? 0, true);
+    v.setUint32(this.S.dsLThresh, d.lowerThreshold ?? 0, true);
   }
 
   /**
@@ -304,7 +316,7 @@ export class DataPlane {
       deleteDest: (k, d) => { this.writeService(k); this.writeDest(d); this.check(x.destCall(2), "delete real server"); },
       addMarkRule: (r) => {
         const [prefix, lenText] = r.prefix.split("/");
-        const af = this.putAddr(SCRATCH.argAddr, prefix);
+        const af = this.putAddr(this.S.argAddr, prefix);
         const len = lenText === undefined ? (af === 4 ? 32 : 128) : Number(lenText);
         const [lo, hi] = r.ports ?? [0, 65535];
         const proto = r.proto === undefined ? 0 : IPPROTO[r.proto === "tcp" ? "TCP" : "UDP"];
@@ -334,27 +346,27 @@ export class DataPlane {
     this.writeDest(d);
     this.check(this.x.destStats(), "real server stats");
     const v = this.view();
-    const flags = v.getUint32(SCRATCH.resDFlags, true);
-    const r = SCRATCH.res;
+    const flags = v.getUint32(this.S.resDFlags, true);
+    const r = this.S.res, st = this.layout.stats, df = this.layout.destFlag;
     // Spelled out rather than spreading readCounters(): the rate estimator calls this for every real server.
     const c: DestCounters = {
-      conns: v.getBigUint64(r, true), inpkts: v.getBigUint64(r + 8, true), outpkts: v.getBigUint64(r + 16, true),
-      inbytes: v.getBigUint64(r + 24, true), outbytes: v.getBigUint64(r + 32, true),
-      activeconns: v.getInt32(SCRATCH.resActive, true),
-      inactconns: v.getInt32(SCRATCH.resInact, true),
-      persistconns: v.getInt32(SCRATCH.resPersist, true),
-      available: (flags & 1) !== 0,
-      overloaded: (flags & 2) !== 0,
+      conns: v.getBigUint64(r + st.conns, true), inpkts: v.getBigUint64(r + st.inpkts, true), outpkts: v.getBigUint64(r + st.outpkts, true),
+      inbytes: v.getBigUint64(r + st.inbytes, true), outbytes: v.getBigUint64(r + st.outbytes, true),
+      activeconns: v.getInt32(this.S.resActive, true),
+      inactconns: v.getInt32(this.S.resInact, true),
+      persistconns: v.getInt32(this.S.resPersist, true),
+      available: (flags & df.AVAILABLE) !== 0,
+      overloaded: (flags & df.OVERLOAD) !== 0,
     };
     return this.remote ? this.remote.addDest(key, d, c) : c;
   }
 
   private readCounters(): Counters {
     const v = this.view();
-    const r = SCRATCH.res;
+    const r = this.S.res, st = this.layout.stats;
     return {
-      conns: v.getBigUint64(r, true), inpkts: v.getBigUint64(r + 8, true), outpkts: v.getBigUint64(r + 16, true),
-      inbytes: v.getBigUint64(r + 24, true), outbytes: v.getBigUint64(r + 32, true),
+      conns: v.getBigUint64(r + st.conns, true), inpkts: v.getBigUint64(r + st.inpkts, true), outpkts: v.getBigUint64(r + st.outpkts, true),
+      inbytes: v.getBigUint64(r + st.inbytes, true), outbytes: v.getBigUint64(r + st.outbytes, true),
     };
   }
 
@@ -369,7 +381,7 @@ export class DataPlane {
 
   // ---- links, addresses, routes, neighbours ----
   setLink(id: number, l: { mac: string; mtu?: number; up?: boolean }): void {
-    this.bytes(SCRATCH.argMac, 8).set([...parseMac(l.mac), 0, 0]);
+    this.bytes(this.S.argMac, 8).set([...parseMac(l.mac), 0, 0]);
     this.check(this.x.linkSet(id, l.mtu ?? 1500, l.up === false ? 0 : 1), `link ${id}`);
     this.mirror?.({ m: "setLink", a: [id, l] });
   }
@@ -380,39 +392,39 @@ export class DataPlane {
 
   addAddress(link: number, cidr: string): void {
     const [a, len] = splitPrefix(cidr);
-    const af = this.putAddr(SCRATCH.argAddr, a);
+    const af = this.putAddr(this.S.argAddr, a);
     const plen = len ?? (af === 4 ? 32 : 128);
     this.check(this.x.addrAdd(link, af, plen), `address ${cidr}`);
     // The connected route, as the kernel adds one for an address with a prefix.
-    const net = networkOf(af, this.bytes(SCRATCH.argAddr, 16), plen);
-    this.bytes(SCRATCH.argAddr, 16).set(net);
+    const net = networkOf(af, this.bytes(this.S.argAddr, 16), plen);
+    this.bytes(this.S.argAddr, 16).set(net);
     const rc = this.x.routeAdd(af, plen, link, 0);
     if (rc < 0 && this.str(this.x.errorName(rc)) !== "EXISTS") this.check(rc, `route for ${cidr}`);
     this.mirror?.({ m: "addAddress", a: [link, cidr] });
   }
   deleteAddress(link: number, addr: string): void {
-    const af = this.putAddr(SCRATCH.argAddr, addr.split("/")[0]);
+    const af = this.putAddr(this.S.argAddr, addr.split("/")[0]);
     this.check(this.x.addrDel(link, af), `delete address ${addr}`);
     this.mirror?.({ m: "deleteAddress", a: [link, addr] });
   }
   addRoute(prefix: string, r: { link: number; via?: string }): void {
     const [a, len] = splitPrefix(prefix);
-    const af = this.putAddr(SCRATCH.argAddr, a);
+    const af = this.putAddr(this.S.argAddr, a);
     if (r.via) {
-      if (this.putAddr(SCRATCH.argAddr2, r.via) !== af) throw new WeirError("WEIR_ERR_ADDRESS_FAMILY", `gateway ${r.via} is not the family of ${prefix}`);
+      if (this.putAddr(this.S.argAddr2, r.via) !== af) throw new WeirError("WEIR_ERR_ADDRESS_FAMILY", `gateway ${r.via} is not the family of ${prefix}`);
     }
     this.check(this.x.routeAdd(af, len ?? (af === 4 ? 32 : 128), r.link, r.via ? 1 : 0), `route ${prefix}`);
     this.mirror?.({ m: "addRoute", a: [prefix, r] });
   }
   deleteRoute(prefix: string): void {
     const [a, len] = splitPrefix(prefix);
-    const af = this.putAddr(SCRATCH.argAddr, a);
+    const af = this.putAddr(this.S.argAddr, a);
     this.check(this.x.routeDel(af, len ?? (af === 4 ? 32 : 128)), `delete route ${prefix}`);
     this.mirror?.({ m: "deleteRoute", a: [prefix] });
   }
   setNeighbour(link: number, addr: string, mac: string, now = 0): void {
-    const af = this.putAddr(SCRATCH.argAddr, addr);
-    this.bytes(SCRATCH.argMac, 8).set([...parseMac(mac), 0, 0]);
+    const af = this.putAddr(this.S.argAddr, addr);
+    this.bytes(this.S.argMac, 8).set([...parseMac(mac), 0, 0]);
     this.check(this.x.neighSet(link, af, now >>> 0), `neighbour ${addr}`);
     this.mirror?.({ m: "setNeighbour", a: [link, addr, mac] });
   }
@@ -421,23 +433,23 @@ export class DataPlane {
    * returns the link whose TX ring got the request (to be kicked), or -1.
    */
   probeNeighbour(addr: string, now: number): number {
-    const af = this.putAddr(SCRATCH.argAddr, addr);
+    const af = this.putAddr(this.S.argAddr, addr);
     return this.x.neighProbe(af, now >>> 0);
   }
 
   neighbours(): Neighbour[] {
     if (this.remote) return this.remote.neighbours();
     const out = [];
-    const names = ["", "incomplete", "reachable", "permanent"] as const;
+    const names = this.layout.neighStates;
     for (let i = 0, n = this.x.neighCapacity(); i < n; i++) {
       const s = this.x.neighRead(i);
       if (!s) continue;
       const v = this.view();
-      const af = v.getUint8(SCRATCH.argAf) as Family;
+      const af = v.getUint8(this.S.argAf) as Family;
       out.push({
-        link: v.getInt32(SCRATCH.argLink, true),
-        addr: formatAddr(af, this.bytes(SCRATCH.argAddr, 16)),
-        mac: formatMac(this.bytes(SCRATCH.argMac, 6)),
+        link: v.getInt32(this.S.argLink, true),
+        addr: formatAddr(af, this.bytes(this.S.argAddr, 16)),
+        mac: formatMac(this.bytes(this.S.argMac, 6)),
         state: names[s] as "incomplete" | "reachable" | "permanent",
       });
     }
@@ -468,11 +480,11 @@ export class DataPlane {
   testPick(key: ServiceKey, c: { client: string; clientPort?: number; dst?: string; dstPort?: number }): number {
     this.writeService(key);
     const dst = c.dst ?? ("addr" in key ? key.addr : c.client);
-    this.putAddr(SCRATCH.argAddr, c.client);
-    this.putAddr(SCRATCH.argAddr2, dst);
+    this.putAddr(this.S.argAddr, c.client);
+    this.putAddr(this.S.argAddr2, dst);
     const v = this.view();
-    v.setUint16(SCRATCH.argSport, c.clientPort ?? 0, true);
-    v.setUint16(SCRATCH.argDport, c.dstPort ?? ("port" in key ? key.port : 0), true);
+    v.setUint16(this.S.argSport, c.clientPort ?? 0, true);
+    v.setUint16(this.S.argDport, c.dstPort ?? ("port" in key ? key.port : 0), true);
     const r = this.x.testSchedule();
     if (r < -1) throw new WeirError("WEIR_ERR_TEST_PICK", `testSchedule failed (${r}): no such service?`);
     return r;
@@ -545,32 +557,33 @@ export class DataPlane {
   }
 
   private readConn(): ConnEntry {
+    const L = this.layout, C = L.conn;
     const base = this.x.connBuf();
-    const v = new DataView(this.x.memory.buffer, base, 64);
+    const v = new DataView(this.x.memory.buffer, base, C.size);
     const b = (off: number) => new Uint8Array(this.x.memory.buffer, base + off, 16);
-    const af = v.getUint8(0) as Family;
-    const p = v.getUint8(1);
-    const proto = p === IPPROTO.TCP ? "tcp" : p === IPPROTO.UDP ? "udp" : p === 1 || p === 58 ? "icmp" : "ip";
-    const state = v.getUint8(2);
-    const flags = v.getUint16(4, true);
-    const fwdNum = v.getUint8(3);
+    const af = v.getUint8(C.af) as Family;
+    const p = v.getUint8(C.proto);
+    const proto = p === IPPROTO.TCP ? "tcp" : p === IPPROTO.UDP ? "udp" : p === IPPROTO.ICMP || p === IPPROTO.ICMPV6 ? "icmp" : "ip";
+    const state = v.getUint8(C.state);
+    const flags = v.getUint16(C.flags, true);
+    const fwdNum = v.getUint8(C.fwd);
     return {
       af, proto,
-      template: (flags & 0x0002) !== 0,
-      fwd: fwdNum === Fwd.NAT ? "nat" : fwdNum === Fwd.TUN ? "tun" : "dr",
-      caddr: formatAddr(af, b(16)), cport: v.getUint16(6, true),
-      vaddr: formatAddr(af, b(32)), vport: v.getUint16(8, true),
-      daddr: formatAddr(af, b(48)), dport: v.getUint16(10, true),
-      state: proto === "tcp" ? (TCP_STATES[state] ?? "NONE") : proto === "udp" ? "UDP" : proto === "icmp" ? "ICMP" : "NONE",
-      expiresMs: Math.max(0, v.getInt32(12, true)),
+      template: (flags & L.connFlag.TEMPLATE) !== 0,
+      fwd: fwdNum === L.fwd.NAT ? "nat" : fwdNum === L.fwd.TUN ? "tun" : "dr",
+      caddr: formatAddr(af, b(C.caddr)), cport: v.getUint16(C.cport, true),
+      vaddr: formatAddr(af, b(C.vaddr)), vport: v.getUint16(C.vport, true),
+      daddr: formatAddr(af, b(C.daddr)), dport: v.getUint16(C.dport, true),
+      state: proto === "tcp" ? (L.tcpStates[state] ?? "NONE") : proto === "udp" ? "UDP" : proto === "icmp" ? "ICMP" : "NONE",
+      expiresMs: Math.max(0, v.getInt32(C.expires, true)),
     };
   }
 
   /** A set of frame slots and descriptors in the data plane's memory. */
   createBatch(capacity: number, slotSize = 2048): Batch {
-    const desc = this.x.allocBuffer(capacity * DESC.size, 64);
+    const desc = this.x.allocBuffer(capacity * this.layout.desc.size, 64);
     const frames = this.x.allocBuffer(capacity * slotSize * 2, 4096);
-    return new Batch(this.x, desc, frames, capacity, slotSize);
+    return new Batch(this.x, this.layout.desc, desc, frames, capacity, slotSize);
   }
 }
 
@@ -591,9 +604,6 @@ export interface ConnEntry {
   state: string;
   expiresMs: number;
 }
-
-/** TCP states by the data plane's numbers (assembly/conn/state.ts), with IPVS's names. */
-const TCP_STATES = ["NONE", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT", "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "SYNACK"];
 
 function checkPort(p: number, what: string, zeroOk = true): void {
   if (!Number.isInteger(p) || p < (zeroOk ? 0 : 1) || p > 65535) throw new WeirError("WEIR_ERR_BAD_PORT", `${what} out of range: ${p}`);

@@ -3,12 +3,14 @@
 // build/weir.wasm; src/dataplane/wasm.ts derives WeirExports from them).
 // These tests fail when the declarations and the modules that are loaded
 // disagree: an export added or gone, or one taking another number of
-// parameters.
+// parameters. The memory layout comes from the data plane at load
+// (assembly/ctl/layout.ts, read by src/dataplane/layout.ts).
 
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it, expect } from "vitest";
 import { compileModule, instantiate, wasmPath } from "../../src/dataplane/wasm.js";
+import { DataPlane } from "../../src/dataplane/dataplane.js";
 
 type Shape = string; // "function/3", "global", "memory"
 
@@ -63,5 +65,41 @@ describe("the Wasm boundary", () => {
 
   it("the debug module exports the same", async () => {
     expect(sorted(await loaded(true))).toEqual(sorted(await loaded(false)));
+  });
+});
+
+describe("the layout the data plane declares (assembly/ctl/layout.ts)", () => {
+  /** The raw table: "group.field" → value. */
+  async function table(): Promise<{ dp: DataPlane; entries: [string, number][] }> {
+    const dp = await DataPlane.load({ connCapacity: 64, connCapacity6: 16 });
+    const entries: [string, number][] = [];
+    for (let i = 0; i < dp.x.layoutCount(); i++) entries.push([dp.readString(dp.x.layoutName(i)), dp.x.layoutValue(i)]);
+    return { dp, entries };
+  }
+
+  it("names each entry once, and the supervisor reads every one (no entry is dead on either side)", async () => {
+    const { dp, entries } = await table();
+    const names = entries.map(([n]) => n);
+    expect(new Set(names).size).toBe(names.length);
+    const L = dp.layout as unknown as Record<string, unknown>;
+    for (const name of names) {
+      const [group, field] = name.split(".");
+      if (group === "tcpState") expect(dp.layout.tcpStates).toContain(field);
+      else if (group === "neighState") expect(dp.layout.neighStates).toContain(field);
+      else expect(Object.keys((L[group] ?? {}) as object), name).toContain(field);
+    }
+  });
+
+  it("keeps every field inside its record", async () => {
+    const { dp } = await table();
+    const L = dp.layout;
+    const within = (rec: Record<string, number>, size: number, what: string) => {
+      for (const [f, off] of Object.entries(rec)) if (f !== "size") expect(off, `${what}.${f}`).toBeLessThan(size);
+    };
+    within(L.desc, L.desc.size, "desc");
+    within(L.scratch, L.scratch.size, "scratch");
+    within(L.conn, L.conn.size, "conn");
+    for (const off of Object.values(L.stats)) expect(L.scratch.res + off + 8).toBeLessThanOrEqual(L.scratch.resActive);
+    expect(L.tcpStates[0]).toBe("NONE");
   });
 });

@@ -53,7 +53,6 @@ import {
   VIP,
   VIP6,
 } from "../helpers/appliance.js";
-import { DESC } from "../../src/dataplane/layout.js";
 
 // ---------------------------------------------------------------------------
 // Topology and services
@@ -158,6 +157,7 @@ function dropDelta(before: Record<string, bigint>, after: Record<string, bigint>
 function sendInPlace(a: Appliance, frame: Uint8Array, link: number, now: number) {
   a.batch.clear();
   a.batch.set(0, frame, link);
+  const DESC = a.dp.layout.desc;
   new DataView(a.dp.memory.buffer, a.batch.desc, DESC.size).setUint32(DESC.outOff, a.batch.inSlot(0), true);
   a.batch.run(now);
   return a.batch.result(0);

@@ -17,7 +17,7 @@ import {
   arp, concat, icmp4Echo, icmp4Error, icmp6Echo, ipFrame, ipv4, ipv6, ipv6Frag, ipv6Routing, tcp, tcp4Frame, tcp6Frame, udp,
   udp4Frame, udp6Frame, verifyChecksums, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_HOPOPTS, IPPROTO_DSTOPTS, type ExtHeader,
 } from "../helpers/frames.js";
-import { DESC } from "../../src/dataplane/layout.js";
+import type { DescLayout } from "../../src/dataplane/layout.js";
 
 const MAIL_VIP = "198.18.100.2";
 const MAX_BATCH = 8;
@@ -28,6 +28,8 @@ const SLOT = IN_SIZE + GUARD + OUT_MAX + GUARD;
 const GUARD_BYTE = (k: number, j: number) => (0xa5 ^ (k * 31 + j * 7)) & 0xff;
 
 let a: Appliance;
+/** The batch descriptor's offsets, as the data plane declares them. */
+let DESC: DescLayout;
 let descBase = 0;
 let slotBase = 0;
 let reasonNames: string[] = [];
@@ -65,6 +67,7 @@ beforeAll(async () => {
     tx.addDest(web6, { addr: RS6[0], port: 8080, fwd: "nat" });
     tx.addDest(web6, { addr: RS6[1], fwd: "dr" });
   });
+  DESC = dp.layout.desc;
   descBase = dp.x.allocBuffer(MAX_BATCH * DESC.size, 64);
   slotBase = dp.x.allocBuffer(MAX_BATCH * SLOT, 64);
   reasonNames = Object.keys(dp.drops());
