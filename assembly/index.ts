@@ -12,7 +12,7 @@ import * as R from "./net/route";
 import * as N from "./net/neigh";
 import * as St from "./conn/state";
 import * as D from "./stats/drops";
-import { SCHED_NAMES } from "./sched/registry";
+import * as Sched from "./sched/registry";
 import * as T from "./ctl/testing";
 import * as Lo from "./ctl/layout";
 
@@ -116,8 +116,9 @@ export function errorName(code: i32): string { return E.errorName(code); }
 export function layoutCount(): i32 { return Lo.layoutCount(); }
 export function layoutName(i: i32): string { return Lo.layoutName(i); }
 export function layoutValue(i: i32): i32 { return Lo.layoutValue(i); }
-export function schedulerCount(): i32 { return SCHED_NAMES.length; }
-export function schedulerName(i: i32): string { return i >= 0 && i < SCHED_NAMES.length ? SCHED_NAMES[i] : ""; }
+/** The schedulers by id (sched/registry.ts): the supervisor's only list of them. */
+export function schedulerCount(): i32 { return Sched.schedulerCount(); }
+export function schedulerName(i: i32): string { return Sched.schedulerName(i); }
 
 // ---- hooks for tests and benchmarks ----
 export function testSchedule(): i32 { return T.testSchedule(); }

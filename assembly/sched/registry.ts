@@ -1,5 +1,7 @@
-// Scheduler registry: names in the order of their ids. The supervisor reads
-// the names from here (schedulerName) so the two sides cannot disagree.
+// Scheduler registry: names in the order of their ids, the one list of them.
+// The supervisor reads the names from here: a loaded instance through the
+// schedulerName export, and checks that run with no data plane loaded through
+// src/dataplane/schedulers.ts, which build:wasm generates from that export.
 
 import { Scheduler } from "./scheduler";
 import { RoundRobin } from "./rr";

@@ -71,7 +71,8 @@ export function emptyState(): ConfigState {
   return { services: new Map(), marks: [], links: new Map(), nextLinkId: 0, addrs: [], routes: [], timeouts: { ...DEFAULT_TIMEOUTS } };
 }
 
-export const SCHEDULERS = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"] as const;
+/** The data plane's schedulers (assembly/sched/registry.ts, generated into src/dataplane/schedulers.ts by build:wasm). */
+export { SCHEDULERS } from "../dataplane/schedulers.js";
 export const DEFAULT_SCHEDULER = "wlc";
 /** A bare -p: ipvsadm.c's IPVS_SVC_PERSISTENT_TIMEOUT, (6*60) (its man page says 300; the code is what runs). */
 export const DEFAULT_PERSISTENCE = 360;

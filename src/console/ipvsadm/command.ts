@@ -4,7 +4,7 @@
 import type { Draft } from "../../config/draft.js";
 import { fail, WeirError } from "../../errors.js";
 import { compareDest, compareSvc as compareSvcKeys, serviceId, svcKeyOption, toDpKey, type SvcKey } from "../../keys.js";
-import { DEFAULT_TIMEOUTS, type ServiceConf } from "../../config/state.js";
+import { DEFAULT_SCHEDULER, DEFAULT_TIMEOUTS, SCHEDULERS, type ServiceConf } from "../../config/state.js";
 import type { DpService } from "../../config/dpsync.js";
 import type { ConsoleEnv } from "../env.js";
 import type { CommandHandler } from "../registry.js";
@@ -245,8 +245,8 @@ virtual-service:
 
 Options:
   --ipv6         -6                   fwmark entry uses IPv6
-  --scheduler    -s scheduler         one of rr|wrr|lc|wlc|lblc|lblcr|dh|sh|sed|nq|fo|ovf|mh|twos,
-                                      the default scheduler is wlc.
+  --scheduler    -s scheduler         one of ${SCHEDULERS.join("|")},
+                                      the default scheduler is ${DEFAULT_SCHEDULER}.
   --sched-flags  -b flags             scheduler flags (comma-separated)
   --persistent   -p [timeout]         persistent service
   --netmask      -M netmask           persistent granularity mask
