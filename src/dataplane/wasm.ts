@@ -81,8 +81,21 @@ export async function instantiate(debug = false, memoryBytes = DEFAULT_MEMORY_BY
     },
   });
   // A plain object (not the frozen exports): `memory` is the imported one.
-  return { ...(instance.exports as object), memory } as WeirExports;
+  const x = { ...(instance.exports as object), memory } as WeirExports;
+  // Wasm hands i32 results to JavaScript signed: an offset or size past 2 GiB
+  // (memory goes up to 4 GiB) would come back negative. These exports return
+  // usize; none is called per packet.
+  for (const name of USIZE_RESULTS) {
+    const f = x[name] as (...a: number[]) => number;
+    const unsigned = (...a: number[]) => f(...a) >>> 0;
+    Object.defineProperty(unsigned, "length", { value: f.length }); // the same arity (boundary.test.ts reads it)
+    (x as unknown as Record<string, unknown>)[name] = unsigned;
+  }
+  return x;
 }
+
+/** The exports whose result is a usize (assembly/index.ts): offsets into the memory and byte counts. */
+const USIZE_RESULTS = ["scratch", "allocBuffer", "connTableBytes", "connBuf", "ioLocalBase", "ioHostSlot"] as const satisfies readonly (keyof WeirExports)[];
 
 /** Default data-plane memory: 512 MiB (rings of a few links, a 1 M-entry IPv4 table, and room). */
 export const DEFAULT_MEMORY_BYTES = 512 * 1024 * 1024;
