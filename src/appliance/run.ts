@@ -3,7 +3,7 @@
 // WebSocket), health checks and metrics until SIGTERM/SIGINT.
 
 import { existsSync, readFileSync } from "node:fs";
-import { DataPlane } from "../dataplane/dataplane.js";
+import { DataPlane, type DataPlaneApi } from "../dataplane/dataplane.js";
 import { ConfigModel } from "../config/model.js";
 import { ConsoleInterpreter } from "../console/interpreter.js";
 import { bootConfigNotice, loadBootConfig, showConfigStatus, type BootConfig } from "../console/loader.js";
@@ -96,8 +96,8 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   const started = performance.now();
   const now = () => Math.floor(performance.now() - started) + 1;
   const load = { connCapacity: opts.connCapacity ?? 1 << 20, connCapacity6: 1 << 16, memoryBytes: opts.memoryBytes };
+  // This thread's instance: packet I/O and the expiry tick use it as it is.
   const dp = await DataPlane.load(load);
-  const model = new ConfigModel(dp);
   const linkGone = (dev: string) => {
     // The link went away under us: it is detached; the configuration says so too.
     model.change((d) => d.linkSet(dev, { up: false })).catch((e) => log.warn({ err: e, link: dev }, "could not mark the link down"));
@@ -106,7 +106,10 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   // Workers (src/dataplane/replica/): with more than one, this thread's
   // instance is the control instance and N worker threads forward.
   const pool = workers > 1 ? new WorkerPool({ workers, load, io: ioTuning(opts.io) ?? {}, now, log: logger("workers"), onGone: linkGone }) : undefined;
-  pool?.bind(dp);
+  // The data plane as everything else uses it: with workers, changes reach
+  // them too and figures add theirs (replica/replicated.ts).
+  const api: DataPlaneApi = pool ? pool.wrap(dp) : dp;
+  const model = new ConfigModel(api);
 
   // Packet I/O: `ip link set DEV up` attaches DEV, `down` detaches it (src/dataplane/io.ts).
   let io: PacketIo | undefined = new PacketIo(dp, {
@@ -167,10 +170,10 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   });
   // Real servers' MACs are resolved ahead of their first connection.
   const prober = new NeighbourProber({
-    dp, now, kick: (id) => io?.kickLink(id),
+    dp: api, now, kick: (id) => io?.kickLink(id),
     targets: () => model.targets().flatMap((t) => t.dests.map((d) => d.addr)),
   });
-  const rates = new Estimator({ source: dp, targets: () => model.targets(), log: logger("metrics") });
+  const rates = new Estimator({ source: api, targets: () => model.targets(), log: logger("metrics") });
   let tls: TlsFiles | undefined; // the console's certificate, once the WebSocket console is up
   // Booted from an image: the consoles and metrics answer on the management NIC only (mgmtonly.ts).
   const mgmtOnly = image ? arrivedOn(image.layout.mgmtDev) : undefined;
@@ -248,7 +251,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
       const server = new MetricsServer(() => {
         const health = healthIndex(model, monitor); // once per scrape: real servers may number 100 k
         return renderMetricsSliced({
-          dp, targets: () => model.targets(), rates, links: () => linkStats(io, pool), workers: pool && (() => pool.status()),
+          dp: api, targets: () => model.targets(), rates, links: () => linkStats(io, pool), workers: pool && (() => pool.status()),
           health: (svc, dest) => {
             const s = serviceId(svc);
             return (dest.port === undefined ? undefined : health.get(`${s} ${destId(dest)}`)) ?? health.get(`${s} ${dest.addr}`);

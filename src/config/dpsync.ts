@@ -3,7 +3,7 @@
 // operations that turn one such view into another, and the link, address and
 // route calls (with their undo) that turn one network state into another.
 
-import type { DataPlane, DestSpec, ServiceSpec, Transaction } from "../dataplane/dataplane.js";
+import type { DataPlaneApi, DestSpec, ServiceSpec, Transaction } from "../dataplane/dataplane.js";
 import { networkOf } from "./addr.js";
 import { destId, toDpKey, type SvcKey } from "../keys.js";
 import type { AddrConf, ConfigState, DestConf, MarkRule, RouteConf, ServiceConf } from "./state.js";
@@ -87,7 +87,7 @@ const routeKey = (r: RouteConf) => `${r.af}|${r.net}/${r.len}|${r.via ?? ""}|${r
 const cidr = (a: AddrConf) => `${a.addr}/${a.len}`;
 
 /** Link, address and route calls turning network state a into b, in a safe order. */
-export function planNet(dp: DataPlane, a: ConfigState, b: ConfigState): NetOp[] {
+export function planNet(dp: DataPlaneApi, a: ConfigState, b: ConfigState): NetOp[] {
   const ops: NetOp[] = [];
   const linkId = (s: ConfigState, dev: string) => s.links.get(dev)!.id;
   const quiet = (f: () => void) => () => { try { f(); } catch { /* best effort while undoing */ } };

@@ -8,7 +8,7 @@
 // the configured state (what running-config shows) never changes with
 // health; only what the data plane runs does.
 
-import type { DataPlane, FwdName, ServiceKey, Transaction } from "../dataplane/dataplane.js";
+import type { DataPlaneApi, FwdName, ServiceKey, Transaction } from "../dataplane/dataplane.js";
 import { logger, type Logger } from "../log.js";
 import { Draft, type DestIn } from "./draft.js";
 import { dpView, diffService, markOps, planNet, runNet, type DestHealth, type DpService, type HealthMode } from "./dpsync.js";
@@ -66,7 +66,7 @@ export interface ServiceView {
   label: string;
   /** The same as ipvsadm options: "-t 198.18.100.1:80" */
   option: string;
-  /** For DataPlane.serviceStats()/destStats(). */
+  /** For the data plane's serviceStats()/destStats(). */
   dpKey: ServiceKey;
   scheduler: string;
   flags: string[];
@@ -81,7 +81,7 @@ export interface ServiceView {
 export interface SorryServer { dest: string; fwd?: FwdName; weight?: number; }
 
 export class ConfigModel {
-  readonly dp: DataPlane;
+  readonly dp: DataPlaneApi;
   private current: ConfigState = emptyState();
   /** Exactly what the data plane holds, per service. */
   private applied = new Map<string, DpService>();
@@ -93,7 +93,7 @@ export class ConfigModel {
   private readonly log: Logger;
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(dp: DataPlane, opts: ModelOptions = {}) {
+  constructor(dp: DataPlaneApi, opts: ModelOptions = {}) {
     this.dp = dp;
     this.hooks = opts.hooks ?? {};
     this.sysfsRoot = opts.sysfsRoot ?? "/sys/class/net";

@@ -1,14 +1,30 @@
-// The data plane as the supervisor sees it: one Wasm instance, its
+// The binding of one data-plane instance: one Wasm instance, its
 // configuration (in transactions), its counters, and batches of frames.
-// Everything that touches the instance or its memory goes through here.
+// Everything that touches an instance or its memory goes through here.
+//
+// DataPlaneApi is the data plane as the rest of the supervisor sees it (the
+// config model, the consoles, metrics, the neighbour prober). DataPlane, the
+// binding, is one; with worker threads it is ReplicatedDataPlane
+// (replica/replicated.ts), which wraps the control instance's binding,
+// mirrors its changes to the workers and adds their figures to its reads.
+// What only an instance has (its exports, memory, layout, batches; packet
+// I/O and the workers' replicas use them) is the binding's alone.
+//
+// Transactions: beginTransaction() is the one way to open one. A
+// transaction writes only the staged generation, so it may stay open across
+// event-loop turns (busy, until its commit or abort) and take its operations
+// as they come: the workers stage a large one as it streams in. Two
+// conveniences run a whole transaction over it: transaction(fn), synchronous
+// (health changes, the scheduler probe, tests; a nested one is refused by the
+// data plane with WEIR_ERR_TRANSACTION_OPEN), and transactionChunked(ops,
+// pause), the same made asynchronous, an event-loop turn between slices of
+// operations (the config model's apply, a replica's), so forwarding goes on.
 
 import { instantiate, readString, DEFAULT_MEMORY_BYTES, MAX_MEMORY_BYTES, WASM_PAGE, type WeirExports } from "./wasm.js";
 import { readLayout, IPPROTO, type WasmLayout } from "./layout.js";
 import { controlError, WeirError } from "./errors.js";
 import { parseAddr, formatAddr, parseMac, formatMac, type Family } from "./addr.js";
 import { Batch } from "./batch.js";
-import type { DpOp, TxOp } from "./replica/ops.js";
-import type { RemoteStats } from "./replica/remote.js";
 import { Yielder, sliced, unsliced, type Pause } from "../util/yield.js";
 
 export type Proto = "tcp" | "udp";
@@ -74,14 +90,14 @@ function schedFlagBits(f: WasmLayout["svcFlag"]): Record<string, number> {
   };
 }
 
-/** An open transaction (DataPlane.beginTransaction). */
+/** An open transaction (beginTransaction): operations on ops, then commit() (all visible at once) or abort(). */
 export interface StagedTransaction {
   readonly ops: Transaction;
   commit(): void;
   abort(): void;
 }
 
-/** Operations allowed inside DataPlane.transaction(). */
+/** The operations of a transaction. */
 export interface Transaction {
   addService(key: ServiceKey, spec: ServiceSpec): void;
   editService(key: ServiceKey, spec: ServiceSpec): void;
@@ -94,7 +110,70 @@ export interface Transaction {
   clearMarkRules(): void;
 }
 
-export class DataPlane {
+/**
+ * The data plane as the supervisor uses it: the binding of one instance
+ * (DataPlane), or the control instance with its worker replicas
+ * (replica/replicated.ts). Writes change every instance; reads add up.
+ */
+export interface DataPlaneApi {
+  readonly schedulers: string[];
+  readonly dropReasons: string[];
+
+  // ---- configuration transactions (see the file's opening comment) ----
+  /** Opens a transaction, left open (busy) until its commit() or abort(). */
+  beginTransaction(): StagedTransaction;
+  /** Runs fn as one transaction: every change becomes visible at once when fn returns, none if it throws. */
+  transaction(fn: (tx: Transaction) => void): void;
+  /** One transaction of many operations, applied in slices with an event-loop turn between them (pause). */
+  transactionChunked(ops: ((tx: Transaction) => void)[], pause: Pause): Promise<void>;
+  /** True while a transaction from beginTransaction() or transactionChunked() is open. */
+  readonly busy: boolean;
+
+  serviceCount(): number;
+  serviceStats(key: ServiceKey): Counters;
+  destStats(key: ServiceKey, d: Pick<DestSpec, "addr" | "port"> & { fwd?: FwdName }): DestCounters;
+  /** ipvsadm -Z: zeroes the counters of one service and its real servers, or of all services. */
+  zeroStats(key?: ServiceKey): void;
+
+  setTimeouts(t: { tcp?: number; tcpfin?: number; udp?: number }): void;
+  getTimeouts(): { tcp: number; tcpfin: number; udp: number };
+
+  setLink(id: number, l: { mac: string; mtu?: number; up?: boolean }): void;
+  deleteLink(id: number): void;
+  addAddress(link: number, cidr: string): void;
+  deleteAddress(link: number, addr: string): void;
+  addRoute(prefix: string, r: { link: number; via?: string }): void;
+  deleteRoute(prefix: string): void;
+  setNeighbour(link: number, addr: string, mac: string, now?: number): void;
+  /** Solicits addr's next hop when its MAC is unknown: the link whose TX ring got the request (to be kicked), or -1. */
+  probeNeighbour(addr: string, now: number): number;
+  neighbours(): Neighbour[];
+
+  drops(): Record<string, bigint>;
+  connCount(af?: Family): number;
+  batchStats(): BatchStats;
+  /** Size of the connection table (entries), as ipvsadm shows it in "(size=…)". */
+  connTableSize(af?: Family): number;
+  /** ipvsadm -L -c: the connection entries at time now (the data-plane clock), read in slices. */
+  allConnections(now: number, af?: Family): Promise<ConnEntry[]>;
+}
+
+/** transactionChunked() over beginTransaction(): the one path for either implementation. */
+export async function applyChunked(dp: Pick<DataPlaneApi, "beginTransaction">, ops: ((tx: Transaction) => void)[], pause: Pause): Promise<void> {
+  const staged = dp.beginTransaction();
+  try {
+    for (const op of ops) {
+      op(staged.ops);
+      if (pause.due()) await pause.next();
+    }
+  } catch (e) {
+    staged.abort();
+    throw e;
+  }
+  staged.commit();
+}
+
+export class DataPlane implements DataPlaneApi {
   readonly x: WeirExports;
   /** The data plane's offsets and values (assembly/ctl/layout.ts), read at load. */
   readonly layout: WasmLayout;
@@ -104,15 +183,6 @@ export class DataPlane {
   private readonly S: WasmLayout["scratch"];
   private readonly fwdNum: Record<FwdName, number>;
   private readonly schedFlags: Record<string, number>;
-  /**
-   * Replicas (worker threads, src/dataplane/replica/): every change that
-   * succeeded here is handed to mirror, a transaction as one op after its
-   * commit; counters, connection counts and listings add remote's. An op
-   * holds the caller's argument objects, as given: callers hand over fresh
-   * keys and specs (the config model does) and do not change them later.
-   */
-  mirror?: (op: DpOp) => void;
-  remote?: RemoteStats;
 
   private constructor(x: WeirExports) {
     this.x = x;
@@ -141,8 +211,8 @@ export class DataPlane {
   private str(ptr: number): string { return readString(this.x.memory, ptr); }
   /** A string the data plane returned (a pointer into its memory). */
   readString(ptr: number): string { return this.str(ptr); }
-  // Views over the scratch area, remade only when the memory's buffer changes
-  // (a grown memory gets a new ArrayBuffer): control calls run by the hundred thousand.
+  // Views over the scratch area, made at first use and kept (the memory is
+  // never grown, so its buffer stays): control calls run by the hundred thousand.
   private scratchBuf?: ArrayBuffer;
   private scratchView?: DataView;
   private scratchBytes?: Uint8Array;
@@ -216,44 +286,10 @@ export class DataPlane {
     v.setUint32(this.S.dsLThresh, d.lowerThreshold ?? 0, true);
   }
 
-  /**
-   * Runs fn as one configuration transaction: every change becomes visible
-   * to packets at once when fn returns, or none does if it throws.
-   */
   transaction(fn: (tx: Transaction) => void): void {
-    if (this.chunkedOpen) throw new WeirError("WEIR_ERR_TX_BUSY", "a configuration transaction is being applied");
-    const x = this.x;
-    this.check(x.txBegin(), "begin transaction");
-    const rec: TxOp[] | undefined = this.mirror ? [] : undefined;
+    const staged = this.open(false);
     try {
-      fn(this.txOps(rec));
-      this.check(x.txCommit(), "commit");
-      if (rec) this.mirror!({ m: "tx", ops: rec });
-    } catch (e) {
-      x.txAbort();
-      throw e;
-    } finally {
-      x.__collect(); // see beginTransaction
-    }
-  }
-
-  /** True while a staged transaction (beginTransaction, transactionChunked) is open. */
-  get busy(): boolean { return this.chunkedOpen; }
-  private chunkedOpen = false;
-
-  /**
-   * One transaction made of many operations, applied in slices with a turn
-   * of the event loop between them (pause), so packet I/O goes on meanwhile.
-   * Safe because a transaction only writes its staged generation: batches
-   * keep reading the live one until the commit swaps it in, all at once.
-   */
-  async transactionChunked(ops: ((tx: Transaction) => void)[], pause: Pause): Promise<void> {
-    const staged = this.beginTransaction();
-    try {
-      for (const op of ops) {
-        op(staged.ops);
-        if (pause.due()) await pause.next();
-      }
+      fn(staged.ops);
     } catch (e) {
       staged.abort();
       throw e;
@@ -261,28 +297,39 @@ export class DataPlane {
     staged.commit();
   }
 
+  get busy(): boolean { return this.held; }
+  /** A transaction is open across event-loop turns (beginTransaction, transactionChunked). */
+  private held = false;
+
+  transactionChunked(ops: ((tx: Transaction) => void)[], pause: Pause): Promise<void> {
+    return applyChunked(this, ops, pause);
+  }
+
+  beginTransaction(): StagedTransaction { return this.open(true); }
+
   /**
-   * A transaction left open while its operations arrive (the worker threads
-   * stage a large one as it streams in): operations on ops, then commit()
-   * (all visible at once) or abort(). One at a time, like the others.
+   * Opens a transaction. held: it may stay open across event-loop turns, so
+   * it marks the data plane busy (another one is refused with
+   * WEIR_ERR_TX_BUSY until it ends); transaction(fn) is not (it ends before
+   * anything else runs: one opened inside it is the data plane's
+   * WEIR_ERR_TRANSACTION_OPEN).
    */
-  beginTransaction(): StagedTransaction {
-    if (this.chunkedOpen) throw new WeirError("WEIR_ERR_TX_BUSY", "a configuration transaction is being applied");
+  private open(held: boolean): StagedTransaction {
+    if (this.held) throw new WeirError("WEIR_ERR_TX_BUSY", "a configuration transaction is being applied");
     const x = this.x;
     this.check(x.txBegin(), "begin transaction");
-    this.chunkedOpen = true;
-    const rec: TxOp[] | undefined = this.mirror ? [] : undefined;
+    this.held = held;
     let open = true;
     const close = () => {
       open = false;
-      this.chunkedOpen = false;
+      this.held = false;
       // The module runs AssemblyScript's minimal runtime: no collector runs
       // inside a batch (and no shadow stack slows the hot path); garbage from
       // configuration work is collected here, between batches.
       x.__collect();
     };
     return {
-      ops: this.txOps(rec),
+      ops: this.txOps,
       commit: () => {
         if (!open) throw new WeirError("WEIR_ERR_TX_CLOSED", "the transaction is closed");
         try {
@@ -293,7 +340,6 @@ export class DataPlane {
           throw e;
         }
         close();
-        if (rec) this.mirror!({ m: "tx", ops: rec });
       },
       abort: () => {
         if (!open) return;
@@ -303,42 +349,32 @@ export class DataPlane {
     };
   }
 
-  /** The transaction's operations; with rec, each one that succeeds is recorded for the replicas. */
-  private txOps(rec?: TxOp[]): Transaction {
-    const x = this.x;
-    const ops: Transaction = {
-      addService: (k, s) => { this.writeService(k, s); this.check(x.svcCall(0), "add service"); },
-      editService: (k, s) => { this.writeService(k, s); this.check(x.svcCall(1), "edit service"); },
-      deleteService: (k) => { this.writeService(k); this.check(x.svcCall(2), "delete service"); },
-      flush: () => { this.check(x.svcFlush(), "flush"); },
-      addDest: (k, d) => { this.writeService(k); this.writeDest(d); this.check(x.destCall(0), "add real server"); },
-      editDest: (k, d) => { this.writeService(k); this.writeDest(d); this.check(x.destCall(1), "edit real server"); },
-      deleteDest: (k, d) => { this.writeService(k); this.writeDest(d); this.check(x.destCall(2), "delete real server"); },
-      addMarkRule: (r) => {
-        const [prefix, lenText] = r.prefix.split("/");
-        const af = this.putAddr(this.S.argAddr, prefix);
-        const len = lenText === undefined ? (af === 4 ? 32 : 128) : Number(lenText);
-        const [lo, hi] = r.ports ?? [0, 65535];
-        const proto = r.proto === undefined ? 0 : IPPROTO[r.proto === "tcp" ? "TCP" : "UDP"];
-        this.check(x.markRuleAdd(af, proto, len, lo, hi, r.mark), "add mark rule");
-      },
-      clearMarkRules: () => { this.check(x.markRulesClear(), "clear mark rules"); },
-    };
-    if (!rec) return ops;
-    const recorded = {} as Record<string, (...a: unknown[]) => void>;
-    for (const [m, f] of Object.entries(ops) as [TxOp["m"], (...a: unknown[]) => void][]) {
-      recorded[m] = (...a: unknown[]) => { f(...a); rec.push({ m, a } as TxOp); };
-    }
-    return recorded as unknown as Transaction;
-  }
+  /** The operations of an open transaction (the data plane refuses them when none is open); one object for every transaction. */
+  private readonly txOps: Transaction = {
+    addService: (k, s) => { this.writeService(k, s); this.check(this.x.svcCall(0), "add service"); },
+    editService: (k, s) => { this.writeService(k, s); this.check(this.x.svcCall(1), "edit service"); },
+    deleteService: (k) => { this.writeService(k); this.check(this.x.svcCall(2), "delete service"); },
+    flush: () => { this.check(this.x.svcFlush(), "flush"); },
+    addDest: (k, d) => { this.writeService(k); this.writeDest(d); this.check(this.x.destCall(0), "add real server"); },
+    editDest: (k, d) => { this.writeService(k); this.writeDest(d); this.check(this.x.destCall(1), "edit real server"); },
+    deleteDest: (k, d) => { this.writeService(k); this.writeDest(d); this.check(this.x.destCall(2), "delete real server"); },
+    addMarkRule: (r) => {
+      const [prefix, lenText] = r.prefix.split("/");
+      const af = this.putAddr(this.S.argAddr, prefix);
+      const len = lenText === undefined ? (af === 4 ? 32 : 128) : Number(lenText);
+      const [lo, hi] = r.ports ?? [0, 65535];
+      const proto = r.proto === undefined ? 0 : IPPROTO[r.proto === "tcp" ? "TCP" : "UDP"];
+      this.check(this.x.markRuleAdd(af, proto, len, lo, hi, r.mark), "add mark rule");
+    },
+    clearMarkRules: () => { this.check(this.x.markRulesClear(), "clear mark rules"); },
+  };
 
   serviceCount(): number { return this.x.serviceCount(); }
 
   serviceStats(key: ServiceKey): Counters {
     this.writeService(key);
     this.check(this.x.svcStats(), "service stats");
-    const c = this.readCounters();
-    return this.remote ? this.remote.addService(key, c) : c;
+    return this.readCounters();
   }
 
   destStats(key: ServiceKey, d: Pick<DestSpec, "addr" | "port"> & { fwd?: FwdName }): DestCounters {
@@ -349,7 +385,7 @@ export class DataPlane {
     const flags = v.getUint32(this.S.resDFlags, true);
     const r = this.S.res, st = this.layout.stats, df = this.layout.destFlag;
     // Spelled out rather than spreading readCounters(): the rate estimator calls this for every real server.
-    const c: DestCounters = {
+    return {
       conns: v.getBigUint64(r + st.conns, true), inpkts: v.getBigUint64(r + st.inpkts, true), outpkts: v.getBigUint64(r + st.outpkts, true),
       inbytes: v.getBigUint64(r + st.inbytes, true), outbytes: v.getBigUint64(r + st.outbytes, true),
       activeconns: v.getInt32(this.S.resActive, true),
@@ -358,7 +394,6 @@ export class DataPlane {
       available: (flags & df.AVAILABLE) !== 0,
       overloaded: (flags & df.OVERLOAD) !== 0,
     };
-    return this.remote ? this.remote.addDest(key, d, c) : c;
   }
 
   private readCounters(): Counters {
@@ -373,7 +408,6 @@ export class DataPlane {
   // ---- timeouts (ipvsadm --set) ----
   setTimeouts(t: { tcp?: number; tcpfin?: number; udp?: number }): void {
     this.x.setTimeouts(t.tcp ?? 0, t.tcpfin ?? 0, t.udp ?? 0);
-    this.mirror?.({ m: "setTimeouts", a: [t] });
   }
   getTimeouts(): { tcp: number; tcpfin: number; udp: number } {
     return { tcp: this.x.getTimeout(0), tcpfin: this.x.getTimeout(1), udp: this.x.getTimeout(2) };
@@ -383,11 +417,9 @@ export class DataPlane {
   setLink(id: number, l: { mac: string; mtu?: number; up?: boolean }): void {
     this.bytes(this.S.argMac, 8).set([...parseMac(l.mac), 0, 0]);
     this.check(this.x.linkSet(id, l.mtu ?? 1500, l.up === false ? 0 : 1), `link ${id}`);
-    this.mirror?.({ m: "setLink", a: [id, l] });
   }
   deleteLink(id: number): void {
     this.check(this.x.linkDel(id), `delete link ${id}`);
-    this.mirror?.({ m: "deleteLink", a: [id] });
   }
 
   addAddress(link: number, cidr: string): void {
@@ -400,12 +432,10 @@ export class DataPlane {
     this.bytes(this.S.argAddr, 16).set(net);
     const rc = this.x.routeAdd(af, plen, link, 0);
     if (rc < 0 && this.str(this.x.errorName(rc)) !== "EXISTS") this.check(rc, `route for ${cidr}`);
-    this.mirror?.({ m: "addAddress", a: [link, cidr] });
   }
   deleteAddress(link: number, addr: string): void {
     const af = this.putAddr(this.S.argAddr, addr.split("/")[0]);
     this.check(this.x.addrDel(link, af), `delete address ${addr}`);
-    this.mirror?.({ m: "deleteAddress", a: [link, addr] });
   }
   addRoute(prefix: string, r: { link: number; via?: string }): void {
     const [a, len] = splitPrefix(prefix);
@@ -414,19 +444,16 @@ export class DataPlane {
       if (this.putAddr(this.S.argAddr2, r.via) !== af) throw new WeirError("WEIR_ERR_ADDRESS_FAMILY", `gateway ${r.via} is not the family of ${prefix}`);
     }
     this.check(this.x.routeAdd(af, len ?? (af === 4 ? 32 : 128), r.link, r.via ? 1 : 0), `route ${prefix}`);
-    this.mirror?.({ m: "addRoute", a: [prefix, r] });
   }
   deleteRoute(prefix: string): void {
     const [a, len] = splitPrefix(prefix);
     const af = this.putAddr(this.S.argAddr, a);
     this.check(this.x.routeDel(af, len ?? (af === 4 ? 32 : 128)), `delete route ${prefix}`);
-    this.mirror?.({ m: "deleteRoute", a: [prefix] });
   }
   setNeighbour(link: number, addr: string, mac: string, now = 0): void {
     const af = this.putAddr(this.S.argAddr, addr);
     this.bytes(this.S.argMac, 8).set([...parseMac(mac), 0, 0]);
     this.check(this.x.neighSet(link, af, now >>> 0), `neighbour ${addr}`);
-    this.mirror?.({ m: "setNeighbour", a: [link, addr, mac] });
   }
   /**
    * Asks the data plane to solicit addr's next hop when its MAC is unknown:
@@ -438,7 +465,6 @@ export class DataPlane {
   }
 
   neighbours(): Neighbour[] {
-    if (this.remote) return this.remote.neighbours();
     const out = [];
     const names = this.layout.neighStates;
     for (let i = 0, n = this.x.neighCapacity(); i < n; i++) {
@@ -460,13 +486,12 @@ export class DataPlane {
   drops(): Record<string, bigint> {
     const out: Record<string, bigint> = {};
     for (let i = 1; i < this.dropNames.length; i++) out[this.dropNames[i]] = this.x.dropCounter(i);
-    return this.remote ? this.remote.addDrops(out) : out;
+    return out;
   }
-  connCount(af: Family = 4): number { return this.x.connCount(af) + (this.remote?.connCount(af) ?? 0); }
+  connCount(af: Family = 4): number { return this.x.connCount(af); }
   batchStats(): BatchStats {
     const s = (i: number) => this.x.batchStat(i);
-    const b = { batches: s(0), framesIn: s(1), framesTx: s(2), framesLocal: s(3) };
-    return this.remote ? this.remote.addBatch(b) : b;
+    return { batches: s(0), framesIn: s(1), framesTx: s(2), framesLocal: s(3) };
   }
 
   // ---- test hooks (scheduler tests only; not for the supervisor) ----
@@ -511,8 +536,6 @@ export class DataPlane {
       this.writeService(key);
       this.check(this.x.statsZero(0), "zero counters");
     }
-    this.mirror?.({ m: "zeroStats", a: key ? [key] : [] });
-    this.remote?.zero(key);
   }
 
   /** Size of the connection table (entries), as ipvsadm shows it in "(size=…)". */
@@ -550,10 +573,9 @@ export class DataPlane {
     }
   }
 
-  /** ipvsadm -L -c: the entries, sliced, and the replicas' (worker threads') when there are replicas. */
-  async allConnections(now: number, af?: Family): Promise<ConnEntry[]> {
-    const local = await this.connectionsSliced(now, af, new Yielder());
-    return this.remote ? local.concat(await this.remote.connections(af)) : local;
+  /** ipvsadm -L -c: the entries, sliced. */
+  allConnections(now: number, af?: Family): Promise<ConnEntry[]> {
+    return this.connectionsSliced(now, af, new Yielder());
   }
 
   private readConn(): ConnEntry {

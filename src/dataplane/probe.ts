@@ -6,10 +6,10 @@
 // plane rate-limits solicitations per neighbour, and answers from its table
 // when the MAC is known), then kicks the links that got a solicitation.
 
-import type { DataPlane } from "./dataplane.js";
+import type { DataPlaneApi } from "./dataplane.js";
 
 export interface ProberOptions {
-  dp: DataPlane;
+  dp: Pick<DataPlaneApi, "probeNeighbour">;
   /** Addresses to keep resolved (real servers). */
   targets: () => string[];
   /** Sends what the data plane queued on a link's TX ring. */

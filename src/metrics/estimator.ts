@@ -41,7 +41,7 @@ export interface Rates {
   outbps: number;
 }
 
-/** Where the counters come from: a DataPlane satisfies this. */
+/** Where the counters come from: a DataPlaneApi satisfies this. */
 export interface CounterSource {
   serviceStats(key: ServiceKey): Counters;
   destStats(key: ServiceKey, dest: TargetDest): Counters;

@@ -12,7 +12,7 @@
 //   - no two samples of a family share a label set.
 // See https://prometheus.io/docs/instrumenting/exposition_formats/.
 
-import type { DataPlane, ServiceKey } from "../dataplane/dataplane.js";
+import type { DataPlaneApi, ServiceKey } from "../dataplane/dataplane.js";
 import { WeirError } from "../errors.js";
 import { logger, type Logger } from "../log.js";
 import type { Rates } from "./estimator.js";
@@ -116,9 +116,9 @@ export class Exposition {
   }
 }
 
-/** What a scrape reads. A DataPlane satisfies `dp`; an Estimator satisfies `rates`. */
+/** What a scrape reads. A DataPlaneApi satisfies `dp`; an Estimator satisfies `rates`. */
 export interface MetricsSource {
-  dp: Pick<DataPlane, "serviceStats" | "destStats" | "drops" | "batchStats" | "connCount">;
+  dp: Pick<DataPlaneApi, "serviceStats" | "destStats" | "drops" | "batchStats" | "connCount">;
   /** The configured services and their real servers. */
   targets: () => Target[];
   /** Rate estimates; without it the rate families have no samples. */

@@ -5,26 +5,29 @@
 
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
-import { DataPlane, type ServiceKey, type FwdName } from "../../src/dataplane/dataplane.js";
+import { DataPlane, type DataPlaneApi, type ServiceKey, type FwdName } from "../../src/dataplane/dataplane.js";
 import { applyOp, type DpOp } from "../../src/dataplane/replica/ops.js";
 import { MirrorState, opWeight } from "../../src/dataplane/replica/state.js";
 import { WorkerPool } from "../../src/dataplane/replica/pool.js";
 import { RemoteStats, STRIDE } from "../../src/dataplane/replica/remote.js";
+import { ReplicatedDataPlane } from "../../src/dataplane/replica/replicated.js";
 import { logger } from "../../src/log.js";
 
 const noPause = { due: () => false, next: async () => {} };
 const load = () => DataPlane.load({ connCapacity: 1024, connCapacity6: 256, seed: 7 });
 
-async function mirrored(): Promise<{ dp: DataPlane; ops: DpOp[]; state: MirrorState }> {
-  const dp = await load();
+/** dp mirrors what succeeded on local (the control instance) into ops and state; no workers. */
+async function mirrored(): Promise<{ dp: ReplicatedDataPlane; local: DataPlane; ops: DpOp[]; state: MirrorState }> {
+  const local = await load();
   const ops: DpOp[] = [];
   const state = new MirrorState();
-  dp.mirror = (op) => { ops.push(op); state.apply(op); };
-  return { dp, ops, state };
+  const remote = new RemoteStats(async () => [], () => ({ seq: 0, index: new Map() }));
+  const dp = new ReplicatedDataPlane(local, (op) => { ops.push(op); state.apply(op); }, remote);
+  return { dp, local, ops, state };
 }
 
 /** What can be read back of a configuration: services with their real servers (by destStats), neighbours, timeouts. */
-function readBack(dp: DataPlane, state: MirrorState): string {
+function readBack(dp: DataPlaneApi, state: MirrorState): string {
   const lines: string[] = [`services ${dp.serviceCount()}`, JSON.stringify(dp.getTimeouts())];
   for (const s of state.services.values()) {
     for (const d of s.dests.values()) {
@@ -60,7 +63,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 const key = (vip: number): ServiceKey => ({ proto: "tcp", addr: VIPS[vip], port: 80 });
 
 /** Runs a step as the console would; a change the data plane refuses mirrors nothing. */
-function run(dp: DataPlane, s: Step, fwdOf: Map<string, FwdName>): void {
+function run(dp: DataPlaneApi, s: Step, fwdOf: Map<string, FwdName>): void {
   try {
     dp.transaction((tx) => {
       switch (s.k) {
@@ -93,7 +96,7 @@ describe("replicas", () => {
       for (const op of a.ops) await applyOp(replayed, op, noPause);
       const compacted = await load();
       for (const op of a.state.snapshotOps()) await applyOp(compacted, op, noPause);
-      const want = readBack(a.dp, a.state);
+      const want = readBack(a.local, a.state);
       expect(readBack(replayed, a.state)).toBe(want);
       expect(readBack(compacted, a.state)).toBe(want);
       // Steering inputs: NAT real servers in use, address-only while a persistent service exists.
@@ -125,9 +128,8 @@ describe("replicas", () => {
   });
 
   it("a long history of changes (a health check flapping a weight) stays bounded: the pool compacts it", async () => {
-    const dp = await load();
     const pool = new WorkerPool({ workers: 2, load: {}, io: {}, now: () => 0, log: logger("test") }); // never started: no threads
-    pool.bind(dp);
+    const dp = pool.wrap(await load());
     dp.transaction((tx) => {
       for (let i = 0; i < 200; i++) {
         const k: ServiceKey = { proto: "tcp", addr: "198.18.100.1", port: 1000 + i };

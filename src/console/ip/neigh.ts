@@ -1,13 +1,13 @@
 // ip neigh show [dev DEV]: the data plane's neighbour table.
 
-import type { DataPlane } from "../../dataplane/dataplane.js";
+import type { DataPlaneApi } from "../../dataplane/dataplane.js";
 import { fail } from "../../errors.js";
 import { compareIp } from "../../keys.js";
 import type { ConfigState } from "../../config/state.js";
 import { devArg } from "./link.js";
 import type { FamilyFilter } from "./words.js";
 
-export function neighShow(dp: DataPlane, st: ConfigState, args: string[], fam: FamilyFilter): string[] {
+export function neighShow(dp: Pick<DataPlaneApi, "neighbours">, st: ConfigState, args: string[], fam: FamilyFilter): string[] {
   let only: string | undefined;
   if (args.length) {
     const [dev, next] = devArg(args, 0);

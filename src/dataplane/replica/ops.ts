@@ -1,16 +1,16 @@
 // Changes to the data plane as messages: the control instance (the
-// supervisor's) records each change that succeeded (DataPlane.mirror) and
+// supervisor's) records each change that succeeded (replicated.ts) and
 // every replica (a worker thread's instance) applies the same ones, in the
 // same order, so all instances run the same configuration.
 
-import type { DataPlane, DestSpec, ServiceKey, ServiceSpec, Transaction } from "../dataplane.js";
+import type { DataPlaneApi, DestSpec, ServiceKey, Transaction } from "../dataplane.js";
 import type { Pause } from "../../util/yield.js";
 import { destId as destKey, normalAddr, serviceId as serviceKey } from "../../keys.js";
 
 /** One operation inside a transaction (Transaction's methods and their arguments). */
 export type TxOp = { [M in keyof Transaction]: { m: M; a: Parameters<Transaction[M]> } }[keyof Transaction];
 
-type Direct = Pick<DataPlane, "setTimeouts" | "setLink" | "deleteLink" | "addAddress" | "deleteAddress" | "addRoute" | "deleteRoute" | "setNeighbour" | "zeroStats">;
+type Direct = Pick<DataPlaneApi, "setTimeouts" | "setLink" | "deleteLink" | "addAddress" | "deleteAddress" | "addRoute" | "deleteRoute" | "setNeighbour" | "zeroStats">;
 
 /** A change: a whole transaction, or one of the calls outside transactions. */
 export type DpOp = { m: "tx"; ops: TxOp[] } | { [M in keyof Direct]: { m: M; a: Parameters<Direct[M]> } }[keyof Direct];
@@ -20,7 +20,7 @@ export type DpOp = { m: "tx"; ops: TxOp[] } | { [M in keyof Direct]: { m: M; a: 
  * replica's packet loop goes on while a large one is staged; it becomes
  * visible at once, at its commit.
  */
-export async function applyOp(dp: DataPlane, op: DpOp, pause: Pause): Promise<void> {
+export async function applyOp(dp: DataPlaneApi, op: DpOp, pause: Pause): Promise<void> {
   if (op.m !== "tx") {
     (dp[op.m] as (...a: unknown[]) => void).apply(dp, op.a);
     return;

@@ -2,10 +2,10 @@
 //
 // The supervisor keeps its own instance as the control instance: the console
 // validates and commits there, exactly as with one worker. Every change that
-// succeeded is mirrored (DataPlane.mirror) to N worker threads, each running
-// a replica (worker.ts) that forwards its share of the frames, steered by a
-// socket filter on client address and port (steer.ts) so that both
-// directions of a NAT connection reach the worker that holds it. A worker
+// succeeded is mirrored (wrap(): replicated.ts) to N worker threads, each
+// running a replica (worker.ts) that forwards its share of the frames,
+// steered by a socket filter on client address and port (../steer/) so that
+// both directions of a NAT connection reach the worker that holds it. A worker
 // that dies is started again: it replays every change, re-attaches its rings
 // and takes the same share again (the filters, not fanout membership, decide
 // the shares), so other workers' connections are not disturbed.
@@ -14,6 +14,7 @@ import { Worker } from "node:worker_threads";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DataPlane, LoadOptions, ConnEntry } from "../dataplane.js";
+import { ReplicatedDataPlane } from "./replicated.js";
 import type { Family } from "../addr.js";
 import type { Logger } from "../../log.js";
 import type { DpOp } from "./ops.js";
@@ -93,10 +94,9 @@ export class WorkerPool {
     for (let i = 0; i < o.workers; i++) this.slots.push({ index: i, ready: false, applied: 0, restarts: 0, crashes: [], outbox: [], partsInFlight: 0 });
   }
 
-  /** Mirrors dp's changes to the workers and adds their counters to dp's. */
-  bind(dp: DataPlane): void {
-    dp.mirror = (op) => this.push(op);
-    dp.remote = this.remote;
+  /** The data plane the supervisor uses: dp (the control instance), its changes mirrored to the workers, their figures added to its own. */
+  wrap(dp: DataPlane): ReplicatedDataPlane {
+    return new ReplicatedDataPlane(dp, (op) => this.push(op), this.remote);
   }
 
   /** Starts every worker and waits until each has replayed the configuration. */
