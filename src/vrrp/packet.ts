@@ -35,6 +35,7 @@ export const GROUP6 = "ff02::12";
 /** The groups' Ethernet addresses (RFC 1112 §6.4 for IPv4, RFC 2464 §7 for IPv6). */
 export const GROUP_MAC4 = Uint8Array.of(0x01, 0x00, 0x5e, 0x00, 0x00, 0x12);
 export const GROUP_MAC6 = Uint8Array.of(0x33, 0x33, 0x00, 0x00, 0x00, 0x12);
+const GROUP4_BYTES = Uint8Array.of(224, 0, 0, 18);
 export const BROADCAST_MAC = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
 /** ff02::1's Ethernet address: where unsolicited NAs go. */
 export const ALL_NODES_MAC = Uint8Array.of(0x33, 0x33, 0x00, 0x00, 0x00, 0x01);
@@ -96,16 +97,25 @@ export const REJECT_REASONS = [
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export type Rejection = { ok: false; reason: RejectReason; detail: string };
-export type Decoded = { ok: true; advert: Advert } | Rejection;
+/** legacyChecksum: it verified only with the group in the pseudo-header (DecodeOptions.legacyUnicastChecksum). */
+export type Decoded = { ok: true; advert: Advert; legacyChecksum?: true } | Rejection;
 /** A decoded packet: the advert and what the IP header said. */
 export type DecodedPacket =
-  | { ok: true; advert: Advert; src: string; dst: string; ttl: number; multicast: boolean }
+  | { ok: true; advert: Advert; src: string; dst: string; ttl: number; multicast: boolean; legacyChecksum?: true }
   | Rejection;
 export type DecodedFrame = (DecodedPacket & { ok: true; srcMac: string }) | Rejection;
 
 export interface DecodeOptions {
   /** Require TTL / hop limit 255 (default true; RFC 5798 §7.1). */
   checkTtl?: boolean;
+  /**
+   * Also take an IPv4 v3 unicast advert whose checksum was made with the group
+   * 224.0.0.18 in the pseudo-header instead of its real destination: what
+   * keepalived 1.3.6 and older sent, and what keepalived 2.x still accepts by
+   * default (switching its own unicast adverts to it when it sees one).
+   * Default false: the RFC's checksum only.
+   */
+  legacyUnicastChecksum?: boolean;
   /** A unicast destination must be ours; without it any unicast destination passes. */
   isLocal?: (addr: string) => boolean;
 }
@@ -267,7 +277,7 @@ export function encodeAdvert(a: Advert, src: string, dst: string): Uint8Array {
  * Decodes a VRRP message (the IP payload, exactly its length). src and dst are
  * the IP header's addresses (4 or 16 bytes each), for v3's pseudo-header.
  */
-export function decodeAdvert(b: Uint8Array, family: Family, src: Uint8Array, dst: Uint8Array): Decoded {
+export function decodeAdvert(b: Uint8Array, family: Family, src: Uint8Array, dst: Uint8Array, opts: DecodeOptions = {}): Decoded {
   if (b.length < HEADER) return reject("truncated", `${b.length} bytes, a VRRP header is ${HEADER}`);
   const version = b[0] >> 4;
   if (version !== 2 && version !== 3) return reject("bad_version", `version ${version}`);
@@ -278,9 +288,13 @@ export function decodeAdvert(b: Uint8Array, family: Family, src: Uint8Array, dst
   const need = advertLength(version, family, count);
   if (b.length < need) return reject("truncated", `${b.length} bytes for ${count} address(es), need ${need}`);
   if (b.length > need) return reject("bad_length", `${b.length} bytes for ${count} address(es), expected ${need}`);
-  let acc = sum16(b);
-  if (version === 3) acc += pseudoSum(family, src, dst, b.length);
-  if (checksumOf(acc) !== 0) return reject("bad_checksum", `checksum 0x${be16(b, 6).toString(16).padStart(4, "0")} does not verify`);
+  const acc = sum16(b);
+  let legacy = false;
+  if (checksumOf(version === 3 ? acc + pseudoSum(family, src, dst, b.length) : acc) !== 0) {
+    legacy = version === 3 && family === 4 && opts.legacyUnicastChecksum === true && !isGroup(4, dst) &&
+      checksumOf(acc + pseudoSum(4, src, GROUP4_BYTES, b.length)) === 0;
+    if (!legacy) return reject("bad_checksum", `checksum 0x${be16(b, 6).toString(16).padStart(4, "0")} does not verify`);
+  }
   const vrid = b[1];
   if (vrid === 0) return reject("bad_vrid", "virtual router id 0");
   let intervalCs: number;
@@ -292,7 +306,8 @@ export function decodeAdvert(b: Uint8Array, family: Family, src: Uint8Array, dst
   const alen = family === 4 ? 4 : 16;
   const addresses: string[] = [];
   for (let i = 0; i < count; i++) addresses.push(addrText(b.subarray(HEADER + i * alen, HEADER + (i + 1) * alen)));
-  return { ok: true, advert: { version, family, vrid, priority: b[2], intervalCs, addresses } };
+  const advert: Advert = { version, family, vrid, priority: b[2], intervalCs, addresses };
+  return legacy ? { ok: true, advert, legacyChecksum: true } : { ok: true, advert };
 }
 
 // ------------------------------------------------------------ IP packets
@@ -309,7 +324,9 @@ function checkEnds(family: Family, src: Uint8Array, dst: Uint8Array, opts: Decod
 
 function withIp(d: Decoded, src: Uint8Array, dst: Uint8Array, ttl: number): DecodedPacket {
   if (!d.ok) return d;
-  return { ok: true, advert: d.advert, src: addrText(src), dst: addrText(dst), ttl, multicast: isGroup(d.advert.family, dst) };
+  const p: DecodedPacket = { ok: true, advert: d.advert, src: addrText(src), dst: addrText(dst), ttl, multicast: isGroup(d.advert.family, dst) };
+  if (d.legacyChecksum) p.legacyChecksum = true;
+  return p;
 }
 
 function decodeIpv4(p: Uint8Array, opts: DecodeOptions): DecodedPacket {
@@ -328,7 +345,7 @@ function decodeIpv4(p: Uint8Array, opts: DecodeOptions): DecodedPacket {
   const dst = p.subarray(16, 20);
   const e = checkEnds(4, src, dst, opts);
   if (e) return e;
-  return withIp(decodeAdvert(p.subarray(ihl, total), 4, src, dst), src, dst, p[8]);
+  return withIp(decodeAdvert(p.subarray(ihl, total), 4, src, dst, opts), src, dst, p[8]);
 }
 
 // IPv6 extension headers that may stand before the VRRP message (hop-by-hop,
@@ -360,7 +377,7 @@ function decodeIpv6(p: Uint8Array, opts: DecodeOptions): DecodedPacket {
   const dst = p.subarray(24, 40);
   const e = checkEnds(6, src, dst, opts);
   if (e) return e;
-  return withIp(decodeAdvert(p.subarray(off, end), 6, src, dst), src, dst, p[7]);
+  return withIp(decodeAdvert(p.subarray(off, end), 6, src, dst, opts), src, dst, p[7]);
 }
 
 /** Decodes a whole IPv4 or IPv6 packet (trailing bytes past the IP length, e.g. Ethernet padding, are ignored). */

@@ -299,6 +299,19 @@ describe("every rejection has its reason", () => {
     expect(rejected(decodePacket(uni, { isLocal: () => false }))).toBe("bad_destination");
   });
 
+  it("keepalived's legacy unicast checksum (the group in the pseudo-header) is taken only when asked for", () => {
+    const uni = pkt4({ dst: "198.18.0.2", payload: refAdvert(V3, SRC4, GROUP4) });
+    expect(rejected(decodePacket(uni))).toBe("bad_checksum");
+    expect(decodePacket(uni, { legacyUnicastChecksum: true })).toMatchObject({ ok: true, advert: V3, dst: "198.18.0.2", legacyChecksum: true });
+    // The RFC's checksum passes as it is, without the mark; a wrong one stays wrong.
+    const rfc = decodePacket(pkt4({ dst: "198.18.0.2", payload: refAdvert(V3, SRC4, "198.18.0.2") }), { legacyUnicastChecksum: true });
+    expect(rfc.ok && "legacyChecksum" in rfc).toBe(false);
+    expect(rejected(decodePacket(pkt4({ dst: "198.18.0.2", payload: refAdvert(V3, SRC4, "198.18.0.3") }), { legacyUnicastChecksum: true }))).toBe("bad_checksum");
+    // Multicast and IPv6 have nothing to fall back on.
+    expect(rejected(decodePacket(pkt4({ payload: refAdvert(V3, SRC4, "198.18.0.2") }), { legacyUnicastChecksum: true }))).toBe("bad_checksum");
+    expect(rejected(decodePacket(pkt6({ dst: "fe80::2", payload: vrrp6() }), { legacyUnicastChecksum: true }))).toBe("bad_checksum");
+  });
+
   it("IPv6 over the IPv6 ethertype; a frame of another ethertype", () => {
     expect(decodeFrame(ether({ dst: "33:33:00:00:00:12", src: MAC, type: ETH_P_IPV6, payload: pkt6() })).ok).toBe(true);
     expect(rejected(decodeFrame(frame4(pkt4(), 0x88cc)))).toBe("not_ip");
