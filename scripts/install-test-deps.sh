@@ -14,6 +14,8 @@ command -v ip >/dev/null 2>&1 || want+=(iproute2)
 command -v nft >/dev/null 2>&1 || want+=(nftables)
 command -v ethtool >/dev/null 2>&1 || want+=(ethtool)
 command -v ping >/dev/null 2>&1 || want+=(iputils-ping)
+# VRRP interop (test/e2e/vrrp-keepalived.test.ts): keepalived as the peer.
+command -v keepalived >/dev/null 2>&1 || want+=(keepalived)
 # Appliance image (weir image build / boot, test/e2e/image.test.ts): QEMU with
 # OVMF, GRUB's EFI modules and grub-mkimage, the filesystem and partition
 # tools, zstd for the initramfs. The kernel and busybox are fetched by the
