@@ -74,14 +74,32 @@ export class VirtualClock implements Scheduler {
   }
 }
 
-/** The process's monotonic clock and setTimeout (millisecond resolution, which is below v3's 10 ms floor). */
+/**
+ * The process's monotonic clock and setTimeout (millisecond resolution, below
+ * v3's 10 ms floor). A timer never fires before its time: Node may run a
+ * timeout a fraction of a millisecond early, and a backup that times out
+ * early would take over before Master_Down_Interval; such a call re-arms.
+ */
 export function systemScheduler(): Scheduler {
   const now = () => Math.floor(performance.now() * 1000);
   return {
     now,
     at(at, fn) {
-      const h = setTimeout(fn, Math.max(0, (at - now()) / 1000));
-      return () => clearTimeout(h);
+      let live = true;
+      let h: ReturnType<typeof setTimeout>;
+      const arm = () => {
+        if (!live) return;
+        const wait = at - now();
+        if (wait <= 0) {
+          live = false;
+          fn();
+        } else h = setTimeout(arm, Math.ceil(wait / 1000));
+      };
+      h = setTimeout(arm, Math.max(0, Math.ceil((at - now()) / 1000)));
+      return () => {
+        live = false;
+        clearTimeout(h);
+      };
     },
   };
 }

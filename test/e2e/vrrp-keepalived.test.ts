@@ -7,7 +7,10 @@
 // Master_Down_Interval of silence or Skew_Time after priority 0; and the
 // adverts our decoder or our instance refuses (wrong checksum, TTL 254,
 // other addresses, a v2 interval mismatch) are ignored by keepalived too,
-// which logs why. v3 at advert_int 0.1 and v2 at 1 s over multicast, v3 over
+// which logs why. Then our state machine (machine.ts on the system clock)
+// runs against it in real time: it preempts keepalived from above, yields to
+// it from below, and each hands over to the other with priority 0 in
+// Skew_Time. v3 at advert_int 0.1 and v2 at 1 s over multicast, v3 over
 // unicast peers, where keepalived differs and the test pins how: it checks
 // no TTL there, and it takes the pre-1.3.7 checksum (the group in the
 // pseudo-header) and then refuses RFC ones. Root only; namespaces
@@ -23,10 +26,10 @@ import { fileURLToPath } from "node:url";
 import { alive, haveCommand, sleepSync } from "../../src/demo/sys.js";
 import { requireOrFail } from "../helpers/requires.js";
 import {
-  GROUP4, GROUP_MAC4, VRRP_TOS, buildFrame, buildGarp, decodeFrame, macText, type Advert, type DecodedFrame,
+  GROUP4, GROUP_MAC4, VRRP_TOS, buildAnnouncement, buildFrame, buildGarp, decodeFrame, macText, type Advert, type DecodedFrame,
 } from "../../src/vrrp/packet.js";
-import { Machine, masterDownIntervalUs, skewTimeUs } from "../../src/vrrp/machine.js";
-import { VirtualClock } from "../../src/vrrp/clock.js";
+import { Machine, masterDownIntervalUs, skewTimeUs, type Transition } from "../../src/vrrp/machine.js";
+import { VirtualClock, systemScheduler } from "../../src/vrrp/clock.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const IS_ROOT = typeof process.getuid === "function" && process.getuid() === 0;
@@ -75,6 +78,7 @@ interface Seen {
 /** pktio.mjs in our namespace: what it saw, and frames to send. */
 class Port {
   readonly seen: Seen[] = [];
+  private readonly listeners = new Set<(s: Seen) => void>();
   mac = "";
   private next = 1;
   private readonly waiting = new Map<number, (o: { t: number; error?: string }) => void>();
@@ -93,7 +97,11 @@ class Port {
         if (o.ready) {
           port.mac = o.mac;
           resolve();
-        } else if (o.hex) port.seen.push({ t: o.t, frame: Uint8Array.from(Buffer.from(o.hex, "hex")) });
+        } else if (o.hex) {
+          const seen = { t: o.t, frame: Uint8Array.from(Buffer.from(o.hex, "hex")) };
+          port.seen.push(seen);
+          for (const l of port.listeners) l(seen);
+        }
         else if (o.id) port.waiting.get(o.id)?.(o);
       });
     });
@@ -115,6 +123,12 @@ class Port {
       this.waiting.set(id, (o) => (o.error ? reject(new Error(o.error)) : resolve(o.t)));
       this.proc.stdin!.write(JSON.stringify({ id, ...c }) + "\n");
     });
+  }
+
+  /** Calls fn with every frame seen from now on; returns the unsubscribe. */
+  listen(fn: (s: Seen) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
   }
 
   /** Sends now; the helper's time of sending. */
@@ -431,6 +445,92 @@ describe.skipIf(requireOrFail(CAN_RUN, WHY))("keepalived as the VRRP peer", () =
       await ka.stop();
       const last = await until("priority 0", () => port.adverts(kaMac, t).find((a) => a.d.ok && a.d.advert.priority === 0), 3000);
       expect(last.d).toMatchObject({ ok: true, advert: { vrid: 51, priority: 0, intervalCs: 10 } });
+    });
+  });
+
+  describe("our state machine against keepalived, in real time (v3, 0.1 s)", () => {
+    const c: KaConf = { name: "VI_M", vrid: 54, priority: 150, version: 3, advertInt: "0.1", vips: ["198.18.100.5"] };
+    let ka: Keepalived;
+
+    /** A Machine on the system clock, its adverts and announcements sent through the port, keepalived's adverts fed to it. */
+    function weir(priority: number) {
+      const transitions: Transition[] = [];
+      const owned = new Set<string>();
+      const refused: string[] = [];
+      let priorityZeroAt = 0;
+      const m = new Machine({ name: "weir", interface: "eth0", vrid: c.vrid, priority, intervalCs: 10, addresses: c.vips, primary: PEER }, systemScheduler(), (a) => {
+        if (a.kind === "transition") transitions.push(a.transition);
+        else if (a.kind === "own") a.addresses.forEach((x) => owned.add(x));
+        else if (a.kind === "release") a.addresses.forEach((x) => owned.delete(x));
+        else if (a.kind === "announce") void port.send(...a.addresses.flatMap((x) => Array.from({ length: a.repeat }, () => buildAnnouncement(port.mac, x))));
+        else void port.send(...a.to.map((to) => buildFrame(a.advert, { srcMac: port.mac, src: PEER, dst: to })));
+      });
+      const unlisten = port.listen((s) => {
+        if (macText(s.frame.subarray(6, 12)) !== kaMac || be16(s.frame, 12) !== 0x0800 || s.frame[23] !== 112) return;
+        const d = decodeFrame(s.frame);
+        if (!d.ok) return void refused.push(d.reason);
+        if (d.advert.priority === 0) priorityZeroAt = systemScheduler().now();
+        const why = m.receive(d.advert, d.src);
+        if (why) refused.push(why);
+      });
+      return {
+        m, transitions, owned, refused, priorityZeroAt: () => priorityZeroAt,
+        stop() {
+          m.shutdown();
+          unlisten();
+        },
+      };
+    }
+
+    beforeAll(async () => {
+      ka = start(c);
+      await ka.waitState("MASTER", 10000);
+    });
+
+    it("ours at 200 preempts keepalived (150), which goes BACKUP; ours stopping hands MASTER back within Skew_Time", async () => {
+      const m0 = ka.mark();
+      const w = weir(200);
+      w.m.start();
+      await until("ours MASTER", () => w.m.state === "MASTER", 3000);
+      await ka.waitState("BACKUP", 3000, m0);
+      await until("keepalived released the address", () => ka.vipsPresent().length === 0, 3000);
+      expect(w.transitions.map((t) => `${t.to}:${t.reason}`)).toEqual(["BACKUP:startup", "MASTER:preempt"]);
+      const tookUs = w.transitions[1].at - w.transitions[0].at;
+      report(`ours (200) preempted keepalived after ${(tookUs / 1000).toFixed(1)} ms (its Master_Down_Interval ${masterDownIntervalUs(3, 200, 10) / 1000} ms)`);
+      expect(tookUs).toBeGreaterThanOrEqual(masterDownIntervalUs(3, 200, 10));
+      expect([...w.owned]).toEqual(c.vips);
+      await sleep(500);
+      expect(w.m.state).toBe("MASTER");
+      expect(ka.stateSince(m0)).toBe("BACKUP");
+      const m1 = ka.mark();
+      const t = await port.now();
+      w.stop();
+      expect(w.owned.size).toBe(0);
+      const first = await until("keepalived's advert", () => port.adverts(kaMac, t).find((a) => a.d.ok && a.d.advert.priority === 150), 3000);
+      await ka.waitState("MASTER", 3000, m1);
+      report(`ours stopped (priority 0): keepalived advertised as master ${((first.t - t) / 1000).toFixed(1)} ms later (Skew_Time ${skewTimeUs(3, 150, 10) / 1000} ms)`);
+      expect(first.t - t).toBeLessThan(masterDownIntervalUs(3, 150, 10) - 100_000);
+      expect(w.refused).toEqual([]);
+    });
+
+    it("ours at 100 stays BACKUP behind keepalived (150), learns its interval, and takes over when it stops (priority 0)", async () => {
+      const m0 = ka.mark();
+      const w = weir(100);
+      w.m.start();
+      await sleep(1000);
+      expect(w.m.status()).toMatchObject({ state: "BACKUP", master: KA, masterPriority: 150, masterAdverCs: 10 });
+      expect(ka.stateSince(m0)).toBeNull();
+      await ka.stop();
+      await until("ours MASTER", () => w.m.state === "MASTER", 3000);
+      const t = w.transitions.at(-1)!;
+      expect(t).toMatchObject({ to: "MASTER", reason: "priority_zero", detail: `${KA} sent priority 0` });
+      const after = t.at - w.priorityZeroAt();
+      report(`keepalived stopped: ours became master ${(after / 1000).toFixed(1)} ms after its priority 0 (Skew_Time ${skewTimeUs(3, 100, 10) / 1000} ms)`);
+      expect(after).toBeGreaterThanOrEqual(skewTimeUs(3, 100, 10));
+      expect(after).toBeLessThan(masterDownIntervalUs(3, 100, 10));
+      expect([...w.owned]).toEqual(c.vips);
+      w.stop();
+      expect(w.refused).toEqual([]);
     });
   });
 
