@@ -111,9 +111,10 @@ export interface DecodeOptions {
   /**
    * Also take an IPv4 v3 unicast advert whose checksum was made with the group
    * 224.0.0.18 in the pseudo-header instead of its real destination: what
-   * keepalived 1.3.6 and older sent, and what keepalived 2.x still accepts by
-   * default (switching its own unicast adverts to it when it sees one).
-   * Default false: the RFC's checksum only.
+   * keepalived 1.3.6 and older sent. keepalived 2.2.7 accepts it by default
+   * and, having seen one, checks every later unicast advert that way (so it
+   * then refuses the RFC's) while still sending the RFC's itself
+   * (test/e2e/vrrp-keepalived.test.ts). Default false: the RFC's checksum only.
    */
   legacyUnicastChecksum?: boolean;
   /** A unicast destination must be ours; without it any unicast destination passes. */
