@@ -480,7 +480,9 @@ export class Machine {
       this.leaveMaster(false);
       this.armDown(this.mdi());
     }
-    // A lower priority (or an equal one from a lower address) is discarded.
+    // A lower priority (or an equal one from a lower address) is discarded, as
+    // RFC 5798 says. keepalived answers one with an advert at once ("forcing
+    // new election"); the other master hears our next one within an interval.
   }
 
   // -------------------------------------------------------- transitions
