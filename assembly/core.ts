@@ -16,9 +16,9 @@ import { parseIPv6, V6_OK, V6_BAD_EXT } from "./packet/ipv6";
 import { parseTcp, TH_SYN, TH_RST, TH_ACK } from "./packet/tcp";
 import { parseUdp } from "./packet/udp";
 import { parseIcmp, ICMP_ECHO, ICMP6_ECHO_REQUEST, ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT, isIcmp4Error, isIcmp6Error } from "./packet/icmp";
-import { Link, link, owns, owns4 } from "./net/link";
-import { handleArp, ARP_OK_REPLY, ARP_MALFORMED, replyLen as arpReplyLen } from "./net/arp";
-import { handleNd, replyLen as ndReplyLen } from "./net/nd";
+import { Link, link, owns, owns4, standby4Has, standby6Has } from "./net/link";
+import { handleArp, ARP_OK_REPLY, ARP_MALFORMED, ARP_STANDBY, replyLen as arpReplyLen } from "./net/arp";
+import { handleNd, ND_REPLY, ND_STANDBY, replyLen as ndReplyLen } from "./net/nd";
 import { ConnTable, table, expireQuiescentTemplate, NONE, CF_USED, CF_TEMPLATE, CF_INACTIVE, CF_HASHED_OUT, CF_NOOUTPUT, CF_FWD_SHIFT } from "./conn/table";
 import * as S from "./conn/state";
 import * as frag from "./conn/frag";
@@ -64,6 +64,7 @@ export function processFrame(inP: usize, inLen: u32, inLink: i32, outP: usize, o
     const r = handleArp(inP, inLen, l3off, lk, outP, outCap, now);
     if (r == ARP_MALFORMED) return drop(D.R_ARP_MALFORMED);
     if (r == ARP_OK_REPLY) return tx(lk.id, arpReplyLen);
+    if (r == ARP_STANDBY) return drop(D.R_VIP_STANDBY);
     return V_LOCAL;
   }
   return drop(D.R_ETHERTYPE);
@@ -74,7 +75,21 @@ export function processFrame(inP: usize, inLen: u32, inLink: i32, outP: usize, o
   return owns4(lk, M.daddr4);
 }
 
+/**
+ * True when a is an address held in standby (a VRRP backup's VIP, net/link.ts):
+ * its traffic is not this box's. A module global per family gates the scan,
+ * so with no standby address this is one global read.
+ */
+@inline function standby<A>(a: A): bool {
+  if (isVector<A>()) return standby6Has(toV128<A>(a));
+  return standby4Has(<u32>a);
+}
+
 function ipIn<A>(inP: usize, lk: Link, outP: usize, outCap: u32, now: u32): i32 {
+  // For a standby address: no service, no connection, no echo, no host stack
+  // (as on an IPVS backup, where the VIP is not on the box). Connection
+  // entries are left alone, so a takeover back finds them.
+  if (standby<A>(dstA<A>())) return drop(D.R_VIP_STANDBY);
   const proto = M.proto;
   if (M.fragment && !M.firstFrag) return fragFollow<A>(inP, outP, outCap, now);
   const end = M.l3end;
@@ -268,6 +283,8 @@ function pick<A>(svc: Service): DestState | null {
 
 function fwdOut<A>(i: u32, inP: usize, outP: usize, outCap: u32, now: u32): i32 {
   const t = table<A>();
+  // A NAT reply leaves from the VIP: not while the VIP is in standby.
+  if (standby<A>(t.vaddr(i))) return drop(D.R_VIP_STANDBY);
   const st = destState(t.destId(i));
   if ((st.flags & DEST_F_AVAILABLE) == 0) return destGone<A>(t, i);
   track<A>(t, i, S.DIR_OUTPUT, now);
@@ -301,6 +318,7 @@ function fragFollow<A>(inP: usize, outP: usize, outCap: u32, now: u32): i32 {
     countIn(st.stats, len); countIn(st.svcStats, len);
     return xmitIn<A>(t.fwd(i), t.daddr(i), t.dport(i), inP, outP, outCap, now);
   }
+  if (standby<A>(t.vaddr(i))) return drop(D.R_VIP_STANDBY);
   countOut(st.stats, len); countOut(st.svcStats, len);
   return xmitOut<A>(t.vaddr(i), t.vport(i), inP, outP, outCap, now);
 }
@@ -312,7 +330,9 @@ function icmpIn<A>(inP: usize, lk: Link, outP: usize, outCap: u32, now: u32): i3
   const type = load<u8>(inP + M.l4);
   if (isVector<A>()) {
     if (type == ND_NEIGHBOR_SOLICIT || type == ND_NEIGHBOR_ADVERT) {
-      if (handleNd(inP, lk, outP, outCap, now)) return tx(lk.id, ndReplyLen);
+      const r = handleNd(inP, lk, outP, outCap, now);
+      if (r == ND_REPLY) return tx(lk.id, ndReplyLen);
+      if (r == ND_STANDBY) return drop(D.R_VIP_STANDBY);
       return V_LOCAL;
     }
     if (type == ICMP6_ECHO_REQUEST && ownedHere<A>(lk)) {

@@ -72,6 +72,8 @@ export function linkDel(id: i32): i32 {
 }
 export function addrAdd(id: i32, af: u8, prefixLen: u8): i32 { return L.addrAdd(id, af, api.argAddr(af), prefixLen); }
 export function addrDel(id: i32, af: u8): i32 { return L.addrDel(id, af, api.argAddr(af)); }
+/** Marks the link's address at ARG_ADDR owned (the default) or standby (a VRRP backup's): at once, transaction open or not. */
+export function addrOwn(id: i32, af: u8, owned: bool): i32 { return L.addrOwn(id, af, api.argAddr(af), owned); }
 export function routeAdd(af: u8, len: u8, linkId: i32, hasGw: bool): i32 {
   if (af != 4 && af != 6) return E.E_INVAL;
   if (L.link(linkId) === null) return E.E_NOLINK;

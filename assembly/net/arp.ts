@@ -2,7 +2,7 @@
 // link owns, learn senders that ask us or that we asked about, and build
 // requests for unresolved next hops.
 
-import { Link, owns4 } from "./link";
+import { Link, owns4, standbyOn } from "./link";
 import * as neigh from "./neigh";
 import { ETH_HLEN, ETH_P_ARP, MAC_BROADCAST, loadMac, storeMac, writeEther } from "../packet/ether";
 import { ld16 } from "../util/bytes";
@@ -12,6 +12,7 @@ const ARP_LEN: u32 = 28;
 export const ARP_OK_REPLY: i32 = 1;   // a reply is in the output slot
 export const ARP_OK_LOCAL: i32 = 2;   // consumed (learnt); the host stack may see it too
 export const ARP_MALFORMED: i32 = -1;
+export const ARP_STANDBY: i32 = 3;    // about an address held in standby here: neither answered nor passed up
 
 /** Length of the reply written at out, or a negative/ARP_OK_LOCAL code. */
 export let replyLen: u32 = 0;
@@ -31,6 +32,8 @@ export function handleArp(p: usize, len: u32, l3off: u32, lk: Link, outP: usize,
   if (spa != 0 && (forUs || neigh.known(lk.id, 4, v4addr(spa)))) {
     neigh.update(lk.id, 4, v4addr(spa), sha, neigh.NUD_REACHABLE, now);
   }
+  // The host stack holds the address too: it must not answer for a standby one.
+  if (!forUs && lk.nStandby != 0 && standbyOn(lk, 4, v4addr(tpa))) return ARP_STANDBY;
   if (op == 1 && forUs) {
     if (outCap < ETH_HLEN + ARP_LEN) return ARP_OK_LOCAL;
     writeEther(outP, sha, lk.mac, ETH_P_ARP);

@@ -2,7 +2,7 @@
 // answer solicitations for owned addresses, learn link-layer addresses from
 // solicitations and advertisements, and solicit unresolved next hops.
 
-import { Link, owns } from "./link";
+import { Link, owns, standbyOn } from "./link";
 import * as neigh from "./neigh";
 import { ETH_HLEN, ETH_P_IPV6, loadMac, storeMac, writeEther } from "../packet/ether";
 import { writeIPv6 } from "../packet/ipv6";
@@ -29,19 +29,25 @@ function findLla(p: usize, m: u32, end: u32, t: u8): u64 {
   return 0;
 }
 
-/** Handles NS/NA; returns true when a reply (NA) was written to the output slot. */
-export function handleNd(p: usize, lk: Link, outP: usize, outCap: u32, now: u32): bool {
+export const ND_LOCAL: i32 = 0;    // consumed (learnt); the host stack may see it too
+export const ND_REPLY: i32 = 1;    // an advertisement is in the output slot
+export const ND_STANDBY: i32 = 2;  // its target is held in standby here: neither answered nor passed up
+
+/** Handles NS/NA: ND_REPLY when a reply (NA) was written to the output slot, else ND_LOCAL or ND_STANDBY. */
+export function handleNd(p: usize, lk: Link, outP: usize, outCap: u32, now: u32): i32 {
   const m = M.l4;
   const end = M.l3end;
-  if (m + 24 > end || M.ttl != 255) return false; // hop limit 255: from on-link only
+  if (m + 24 > end || M.ttl != 255) return ND_LOCAL; // hop limit 255: from on-link only
   const type = load<u8>(p + m);
   const target = v128.load(p + m + 8);
   if (type == ND_NEIGHBOR_SOLICIT) {
     const slla = findLla(p, m, end, OPT_SLLA);
     const unspecified = v128.any_true(M.saddr6) == false;
     if (slla != 0 && !unspecified) neigh.update(lk.id, 6, M.saddr6, slla, neigh.NUD_REACHABLE, now);
-    if (!owns(lk, 6, target) || unspecified || slla == 0) return false;
-    if (outCap < ETH_HLEN + 40 + NS_LEN) return false;
+    // The host stack holds the address too: it must not answer (nor defend it in DAD) while standby.
+    if (standbyOn(lk, 6, target)) return ND_STANDBY;
+    if (!owns(lk, 6, target) || unspecified || slla == 0) return ND_LOCAL;
+    if (outCap < ETH_HLEN + 40 + NS_LEN) return ND_LOCAL;
     writeEther(outP, slla, lk.mac, ETH_P_IPV6);
     const ip = outP + ETH_HLEN;
     writeIPv6(ip, NS_LEN, 58, 255, target, M.saddr6);
@@ -52,13 +58,14 @@ export function handleNd(p: usize, lk: Link, outP: usize, outCap: u32, now: u32)
     store<u8>(na + 24, OPT_TLLA); store<u8>(na + 25, 1); storeMac(na + 26, lk.mac);
     store<u16>(na + 2, csumFinish(csumAdd(na, NS_LEN, pseudo6(ip + 8, ip + 24, 58, NS_LEN))));
     replyLen = ETH_HLEN + 40 + NS_LEN;
-    return true;
+    return ND_REPLY;
   }
   if (type == ND_NEIGHBOR_ADVERT) {
     const tlla = findLla(p, m, end, OPT_TLLA);
     if (tlla != 0 && neigh.known(lk.id, 6, target)) neigh.update(lk.id, 6, target, tlla, neigh.NUD_REACHABLE, now);
+    if (standbyOn(lk, 6, target)) return ND_STANDBY; // the master's announcement: not for the host stack
   }
-  return false;
+  return ND_LOCAL;
 }
 
 /** Multicast NS for target from the link's primary IPv6 address. */

@@ -28,13 +28,16 @@ export const R_ICMP_MALFORMED: i32 = 22;
 export const R_BAD_LINK: i32 = 23;
 export const R_UNSUPPORTED: i32 = 24;
 export const R_DEST_GONE: i32 = 25;
-export const R_COUNT: i32 = 26;
+/** For an address held in standby (net/link.ts addrOwn): a VRRP backup's virtual address is not this box's. */
+export const R_VIP_STANDBY: i32 = 26;
+export const R_COUNT: i32 = 27;
 
 export const DROP_NAMES: StaticArray<string> = [
   "none", "link_down", "eth_truncated", "not_our_mac", "ethertype", "arp_malformed", "ip_malformed",
   "ip_bad_checksum", "ipv6_bad_ext_header", "l4_malformed", "ttl_expired", "no_service", "no_conn",
   "no_dest", "conn_table_full", "no_route", "neigh_unresolved", "out_no_room", "frag_no_state",
   "frag_table_full", "too_big", "icmp_unmatched", "icmp_malformed", "bad_link", "unsupported", "dest_gone",
+  "vip_standby",
 ];
 
 export const drops = new StaticArray<u64>(R_COUNT);

@@ -9,7 +9,7 @@
 // quote are not walked).
 
 import * as M from "../packet/meta";
-import { Link, owns, owns4 } from "../net/link";
+import { Link, owns, owns4, standby4Has, standby6Has } from "../net/link";
 import { table, NONE } from "../conn/table";
 import { FWD_MASQ, FWD_TUNNEL } from "../svc/dest";
 import { encap4, TUN_OVERHEAD } from "./tun";
@@ -79,6 +79,8 @@ export function handleIcmpError<A>(inP: usize, lk: Link, outP: usize, outCap: u3
   // Real-server side (NAT): the quoted packet went client:cport → RIP:rport.
   i = t.lookupOut(iproto, idst, idport, isrc, isport, now);
   if (i != NONE) {
+    // It would leave from the VIP: not while the VIP is in standby (net/link.ts).
+    if (isV6<A>() ? standby6Has(toV128<A>(t.vaddr(i))) : standby4Has(<u32>t.vaddr(i))) return drop(D.R_VIP_STANDBY);
     const st = destState(t.destId(i));
     countOut(st.stats, len); countOut(st.svcStats, len);
     const ip = copyDatagram(inP, outP, outCap, 0);

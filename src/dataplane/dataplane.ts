@@ -142,6 +142,15 @@ export interface DataPlaneApi {
   deleteLink(id: number): void;
   addAddress(link: number, cidr: string): void;
   deleteAddress(link: number, addr: string): void;
+  /**
+   * Owned (true, what addAddress gives) or standby (false: a VRRP backup's
+   * virtual address). A standby address stays configured but the data plane
+   * neither answers ARP/ND or echo for it, nor forwards traffic to or from its
+   * services (counted as vip_standby; connection entries are kept), nor passes
+   * its frames to the host stack. Takes effect at once, between two batches,
+   * whether or not a transaction is open.
+   */
+  setAddressOwned(link: number, addr: string, owned: boolean): void;
   addRoute(prefix: string, r: { link: number; via?: string }): void;
   deleteRoute(prefix: string): void;
   setNeighbour(link: number, addr: string, mac: string, now?: number): void;
@@ -436,6 +445,10 @@ export class DataPlane implements DataPlaneApi {
   deleteAddress(link: number, addr: string): void {
     const af = this.putAddr(this.S.argAddr, addr.split("/")[0]);
     this.check(this.x.addrDel(link, af), `delete address ${addr}`);
+  }
+  setAddressOwned(link: number, addr: string, owned: boolean): void {
+    const af = this.putAddr(this.S.argAddr, addr.split("/")[0]);
+    this.check(this.x.addrOwn(link, af, owned), `${owned ? "own" : "stand by"} address ${addr}`);
   }
   addRoute(prefix: string, r: { link: number; via?: string }): void {
     const [a, len] = splitPrefix(prefix);

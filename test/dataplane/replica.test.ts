@@ -12,6 +12,7 @@ import { WorkerPool } from "../../src/dataplane/replica/pool.js";
 import { RemoteStats, STRIDE } from "../../src/dataplane/replica/remote.js";
 import { ReplicatedDataPlane } from "../../src/dataplane/replica/replicated.js";
 import { logger } from "../../src/log.js";
+import { arp } from "../helpers/frames.js";
 
 const noPause = { due: () => false, next: async () => {} };
 const load = () => DataPlane.load({ connCapacity: 1024, connCapacity6: 256, seed: 7 });
@@ -105,6 +106,51 @@ describe("replicas", () => {
       expect(a.state.natReals()).toEqual([...nat].sort());
       expect(a.state.byAddressOnly()).toBe(persistent);
     }), { numRuns: 40 });
+  });
+
+  it("a worker receives an address's flip to standby and back, and a restarted worker replays it from the state", async () => {
+    const { dp, ops, state } = await mirrored();
+    dp.setLink(0, { mac: "02:00:00:00:00:01" });
+    dp.addAddress(0, "198.18.0.1/24");
+    dp.addAddress(0, "198.18.100.1/32");
+    dp.addAddress(0, "2001:db8:100::1/128");
+    dp.setAddressOwned(0, "198.18.100.1", false);
+    dp.setAddressOwned(0, "2001:db8:100:0::1", false);
+    expect(ops.filter((o) => o.m === "setAddressOwned")).toEqual([
+      { m: "setAddressOwned", a: [0, "198.18.100.1", false] },
+      { m: "setAddressOwned", a: [0, "2001:db8:100:0::1", false] },
+    ]);
+    // Who answers ARP for the VIP and for the link's own address: a reply (1), or a drop (0) and its reason.
+    const who = (x: DataPlane, tpa: string) => {
+      const b = x.createBatch(1, 2048);
+      b.set(0, arp({ op: 1, sha: "02:00:00:00:00:10", spa: "198.18.0.10", tpa }), 0);
+      b.run(1000);
+      const r = b.result(0);
+      return r.verdict === 0 ? ["none", ...x.dropReasons][r.reason] : r.verdict;
+    };
+    const worker = await load();
+    for (const op of ops) await applyOp(worker, op, noPause);
+    expect([who(worker, "198.18.100.1"), who(worker, "198.18.0.1")]).toEqual(["vip_standby", 1]);
+    const restarted = await load();
+    for (const op of state.snapshotOps()) await applyOp(restarted, op, noPause);
+    expect([who(restarted, "198.18.100.1"), who(restarted, "198.18.0.1")]).toEqual(["vip_standby", 1]);
+    expect(state.snapshotOps().filter((o) => o.m === "setAddressOwned").length).toBe(2);
+
+    dp.setAddressOwned(0, "198.18.100.1", true);
+    await applyOp(worker, ops[ops.length - 1], noPause);
+    expect(who(worker, "198.18.100.1")).toBe(1);
+    const again = await load();
+    for (const op of state.snapshotOps()) await applyOp(again, op, noPause);
+    expect(who(again, "198.18.100.1")).toBe(1);
+    expect(state.snapshotOps().filter((o) => o.m === "setAddressOwned")).toEqual([{ m: "setAddressOwned", a: [0, "2001:db8:100::1", false] }]);
+    // An address deleted (and added again) is owned: the state forgets its standby.
+    dp.deleteAddress(0, "2001:db8:100::1/128");
+    dp.addAddress(0, "2001:db8:100::1/128");
+    expect(state.snapshotOps().filter((o) => o.m === "setAddressOwned")).toEqual([]);
+    // A refused flip (no such address) mirrors nothing.
+    const n = ops.length;
+    expect(() => dp.setAddressOwned(0, "198.18.100.9", false)).toThrow();
+    expect(ops.length).toBe(n);
   });
 
   it("the steering version moves only when the NAT real servers or the address-only mode change", async () => {

@@ -75,6 +75,10 @@ export class ReplicatedDataPlane implements DataPlaneApi {
     this.local.deleteAddress(link, addr);
     this.mirror({ m: "deleteAddress", a: [link, addr] });
   }
+  setAddressOwned(link: number, addr: string, owned: boolean): void {
+    this.local.setAddressOwned(link, addr, owned);
+    this.mirror({ m: "setAddressOwned", a: [link, addr, owned] });
+  }
   addRoute(prefix: string, r: { link: number; via?: string }): void {
     this.local.addRoute(prefix, r);
     this.mirror({ m: "addRoute", a: [prefix, r] });

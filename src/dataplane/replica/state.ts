@@ -6,6 +6,7 @@
 
 import type { DestSpec, ServiceKey, ServiceSpec } from "../dataplane.js";
 import { destId, serviceId, type DpOp, type TxOp } from "./ops.js";
+import { normalAddr } from "../../keys.js";
 
 type Args<M extends DpOp["m"]> = Extract<DpOp, { m: M }> extends { a: infer A } ? A : never;
 type MarkRule = Extract<TxOp, { m: "addMarkRule" }>["a"][0];
@@ -17,6 +18,8 @@ export class MirrorState {
   private timeouts: { tcp?: number; tcpfin?: number; udp?: number } = {};
   private readonly links = new Map<number, Args<"setLink">[1]>();
   private readonly addrs = new Map<number, Map<string, string>>();
+  /** Addresses in standby (setAddressOwned false) per link, by normalised address; an address is owned when added. */
+  private readonly standby = new Map<number, Set<string>>();
   private readonly routes = new Map<string, [string, Args<"addRoute">[1]]>();
   private readonly neighbours = new Map<string, [number, string, string]>();
   private marks: MarkRule[] = [];
@@ -43,6 +46,7 @@ export class MirrorState {
         const id = op.a[0];
         this.links.delete(id);
         this.addrs.delete(id);
+        this.standby.delete(id);
         for (const [k, [, r]] of this.routes) if (r.link === id) this.routes.delete(k);
         for (const [k, [link]] of this.neighbours) if (link === id) this.neighbours.delete(k);
         break;
@@ -52,9 +56,24 @@ export class MirrorState {
         let m = this.addrs.get(link);
         if (!m) this.addrs.set(link, (m = new Map()));
         m.set(cidr.split("/")[0], cidr);
+        this.standby.get(link)?.delete(normalAddr(cidr.split("/")[0]));
         break;
       }
-      case "deleteAddress": this.addrs.get(op.a[0])?.delete(op.a[1].split("/")[0]); break;
+      case "deleteAddress":
+        this.addrs.get(op.a[0])?.delete(op.a[1].split("/")[0]);
+        this.standby.get(op.a[0])?.delete(normalAddr(op.a[1].split("/")[0]));
+        break;
+      case "setAddressOwned": {
+        const [link, addr, owned] = op.a;
+        const a = normalAddr(addr.split("/")[0]);
+        let s = this.standby.get(link);
+        if (owned) s?.delete(a);
+        else {
+          if (!s) this.standby.set(link, (s = new Set()));
+          s.add(a);
+        }
+        break;
+      }
       case "addRoute": this.routes.set(op.a[0], [op.a[0], op.a[1]]); break;
       case "deleteRoute": this.routes.delete(op.a[0]); break;
       case "setNeighbour": this.neighbours.set(`${op.a[0]} ${op.a[1]}`, [op.a[0], op.a[1], op.a[2]]); break;
@@ -165,7 +184,14 @@ export class MirrorState {
     const out: DpOp[] = [];
     if (Object.keys(this.timeouts).length) out.push({ m: "setTimeouts", a: [{ ...this.timeouts }] });
     for (const [id, l] of this.links) out.push({ m: "setLink", a: [id, l] });
-    for (const [id, m] of this.addrs) for (const cidr of m.values()) out.push({ m: "addAddress", a: [id, cidr] });
+    for (const [id, m] of this.addrs) {
+      const standby = this.standby.get(id);
+      for (const cidr of m.values()) {
+        out.push({ m: "addAddress", a: [id, cidr] });
+        const addr = cidr.split("/")[0];
+        if (standby?.has(normalAddr(addr))) out.push({ m: "setAddressOwned", a: [id, addr, false] });
+      }
+    }
     for (const [prefix, r] of this.routes.values()) out.push({ m: "addRoute", a: [prefix, r] });
     for (const [link, addr, mac] of this.neighbours.values()) out.push({ m: "setNeighbour", a: [link, addr, mac] });
     const tx: TxOp[] = [{ m: "clearMarkRules", a: [] }];
