@@ -114,6 +114,7 @@ export const CODES = {
   // VRRP (vrrp/): adverts built, instances and sync groups set up.
   BAD_VRRP: "a VRRP advert or instance setting out of range",
   BAD_SYNC_GROUP: "a sync group whose members are not valid",
+  VRRP_IO: "VRRP packet I/O on a link failed",
 
   // The appliance image: boot state, update bundles, upgrades (image/).
   BAD_BOOT_STATE: "a boot state that does not encode",
