@@ -18,13 +18,13 @@
 // Root only; namespaces wvio<pid>a / wvio<pid>b, addresses from 198.18.0.0/15;
 // the processes started here are ended by PID.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { alive, haveCommand, sleepSync } from "../../src/demo/sys.js";
+import { alive, haveCommand, run, sleepSync, tryRun } from "../../src/demo/sys.js";
 import { requireOrFail } from "../helpers/requires.js";
 import { arp, icmp, ipFrame, ipv4, ipv6, tcp4Frame, udp4Frame, udp6Frame } from "../helpers/frames.js";
 import { buildFrame, decodeFrame, macText, type Advert } from "../../src/vrrp/packet.js";
@@ -43,17 +43,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const unhex = (h: string) => Uint8Array.from(Buffer.from(h, "hex"));
 
-function sh(argv: string[]): string {
-  return execFileSync(argv[0], argv.slice(1), { encoding: "utf8", timeout: 10000, stdio: ["ignore", "pipe", "pipe"] });
-}
-
-function shQuiet(argv: string[]): void {
-  try {
-    sh(argv);
-  } catch {
-    // cleanup of what may not exist
-  }
-}
+// Commands: run() throws with the command's stderr; tryRun() is for cleanup of what may not exist.
+const sh = (argv: string[]) => run(argv, { timeoutMs: 10000 });
+const shQuiet = (argv: string[]) => { tryRun(argv, { timeoutMs: 10000 }); };
 
 async function until<T>(what: string, fn: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 5000, everyMs = 20): Promise<T> {
   const end = Date.now() + timeoutMs;
