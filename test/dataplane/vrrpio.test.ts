@@ -14,7 +14,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as realNative from "../../native/index.js";
-import { arp, icmp, ipFrame, ipv4, ipv6, tcp4Frame, udp4Frame, udp6Frame, ether, ipv6Frag } from "../helpers/frames.js";
+import { arp, icmp, ipFrame, ipv4, ipv6, tcp4Frame, udp4Frame, udp6Frame, ether, ipv6Frag, tagged as tag } from "../helpers/frames.js";
 import { checkProgram, decodeProgram, runProgram } from "../helpers/cbpf.js";
 import { VrrpLink, vrrpFilter } from "../../src/dataplane/vrrpio.js";
 import { buildFrame, decodeFrame, type Advert } from "../../src/vrrp/packet.js";
@@ -30,15 +30,6 @@ const adverts = () => [
   buildFrame(V3_6, { src: "fe80::a", srcMac: MAC_A }),
   buildFrame(V3_4, { src: "198.18.0.1", dst: "198.18.0.2", srcMac: MAC_A, dstMac: MAC_B }),
 ];
-
-/** One 802.1Q tag (VLAN vid) after the MAC addresses. */
-function tag(f: Uint8Array, vid: number): Uint8Array {
-  const t = new Uint8Array(f.length + 4);
-  t.set(f.subarray(0, 12), 0);
-  t.set([0x81, 0x00, vid >> 8, vid & 0xff], 12);
-  t.set(f.subarray(12), 16);
-  return t;
-}
 
 const prog = decodeProgram(vrrpFilter());
 const accepts = (f: Uint8Array) => runProgram(prog, f) !== 0;

@@ -23,8 +23,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { alive, haveCommand, run, sleepSync, tryRun } from "../../src/demo/sys.js";
+import { alive, haveCommand, run, tryRun } from "../../src/demo/sys.js";
 import { requireOrFail } from "../helpers/requires.js";
+import { endHelper } from "../vrrp/helper.js";
 import {
   GROUP4, GROUP_MAC4, VRRP_TOS, buildAnnouncement, buildFrame, buildGarp, decodeFrame, macText, type Advert, type DecodedFrame,
 } from "../../src/vrrp/packet.js";
@@ -154,12 +155,7 @@ class Port {
   }
 
   close(): void {
-    this.proc.stdin?.end();
-    const pid = this.proc.pid;
-    if (pid !== undefined) {
-      for (let i = 0; i < 50 && alive(pid); i++) sleepSync(20);
-      if (alive(pid)) process.kill(pid, "SIGKILL");
-    }
+    endHelper(this.proc);
   }
 }
 

@@ -24,9 +24,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { alive, haveCommand, run, sleepSync, tryRun } from "../../src/demo/sys.js";
+import { alive, haveCommand, run, tryRun } from "../../src/demo/sys.js";
 import { requireOrFail } from "../helpers/requires.js";
-import { arp, icmp, ipFrame, ipv4, ipv6, tcp4Frame, udp4Frame, udp6Frame } from "../helpers/frames.js";
+import { endHelper } from "../vrrp/helper.js";
+import { arp, icmp, ipFrame, ipv4, ipv6, tcp4Frame, udp4Frame, udp6Frame, tagged as tag } from "../helpers/frames.js";
 import { buildFrame, decodeFrame, macText, type Advert } from "../../src/vrrp/packet.js";
 import { VrrpLink } from "../../src/dataplane/vrrpio.js";
 
@@ -110,12 +111,7 @@ class Helper {
   }
 
   close(): void {
-    this.proc.stdin?.end();
-    const pid = this.proc.pid;
-    if (pid !== undefined) {
-      for (let i = 0; i < 50 && alive(pid); i++) sleepSync(20);
-      if (alive(pid)) process.kill(pid, "SIGKILL");
-    }
+    endHelper(this.proc);
   }
 }
 
@@ -123,15 +119,6 @@ class Helper {
 function packetSockets(ns: string, ifindex: number): number {
   return sh(["ip", "netns", "exec", ns, "cat", "/proc/net/packet"]).split("\n").slice(1)
     .filter((l) => l.trim() && Number(l.trim().split(/\s+/)[4]) === ifindex).length;
-}
-
-/** One 802.1Q tag (VLAN vid) after the MAC addresses. */
-function tag(f: Uint8Array, vid: number): Uint8Array {
-  const t = new Uint8Array(f.length + 4);
-  t.set(f.subarray(0, 12), 0);
-  t.set([0x81, 0x00, vid >> 8, vid & 0xff], 12);
-  t.set(f.subarray(12), 16);
-  return t;
 }
 
 describe.skipIf(requireOrFail(CAN_RUN, WHY))("VrrpLink on a veth between namespaces", () => {

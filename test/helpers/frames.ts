@@ -582,6 +582,11 @@ export function ether(o: EtherOpts): Uint8Array {
   return o.pad && f.length < 60 ? concat(f, new Uint8Array(60 - f.length)) : f;
 }
 
+/** frame with one more 802.1Q tag (VLAN vid, PCP/DEI 0) right after the MAC addresses. */
+export function tagged(frame: Uint8Array, vid: number): Uint8Array {
+  return concat(frame.subarray(0, 12), Uint8Array.of(0x81, 0x00, field("VLAN ID", vid, 0xfff) >> 8, vid & 0xff), frame.subarray(12));
+}
+
 /** Link-layer part of the one-call builders. */
 export interface L2Opts {
   ethSrc: Addr;
