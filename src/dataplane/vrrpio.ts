@@ -23,11 +23,11 @@
 import { WeirError } from "./errors.js";
 import type * as Native from "../../native/index.js";
 import { Asm, encode, layout, ABS, B, H, IMM, IND, JEQ, K, LD, LDX, RET, W } from "./steer/cbpf.js";
+import { ETH_IP as ETH_P_IP, ETH_IPV6 as ETH_P_IPV6, ETH_8021Q as ETH_P_8021Q } from "./steer/rule.js";
+import { IPPROTO_VRRP } from "../vrrp/packet.js";
 
 type NativeMod = typeof Native;
 
-const IPPROTO_VRRP = 112;
-const ETH_P_IP = 0x0800, ETH_P_IPV6 = 0x86dd, ETH_P_8021Q = 0x8100;
 
 /**
  * The socket filter (sock_filter[], 8 bytes per instruction): accepts an
