@@ -31,7 +31,7 @@ import { WeirError } from "../../errors.js";
 import { logger, type Logger } from "../../log.js";
 import type { Interpreter } from "../types.js";
 import { executeLine, isExit } from "./execute.js";
-import { verifyPassword } from "../password.js";
+import { asker, passwordLogin, type Ask } from "./ask.js";
 
 export const PROMPT = "weir> ";
 
@@ -56,7 +56,6 @@ export interface SerialConsoleOptions {
   loginDelayMs?: number;
 }
 
-const LOGIN_TRIES = 3;
 
 export interface SerialConsole {
   /** Resolves when the console has stopped (its one session ended, or close()). */
@@ -148,27 +147,9 @@ export function startSerialConsole(opts: SerialConsoleOptions): SerialConsole {
       rl.write(null, { ctrl: true, name: "u" });
       rl.prompt();
     });
-    // Typed characters reach the output through readline's echo; a secret answer mutes it.
-    let muted = false;
-    const rlw = rl as unknown as { _writeToOutput(s: string): void };
-    const echo = rlw._writeToOutput.bind(rl);
-    rlw._writeToOutput = (s: string) => { if (!muted) echo(s); };
     let gone = false;
     rl.once("close", () => { gone = true; });
-    const ask = (question: string, o: { secret?: boolean } = {}) =>
-      new Promise<string | undefined>((resolve) => {
-        if (gone) { resolve(undefined); return; }
-        const onClose = () => resolve(undefined);
-        rl.once("close", onClose);
-        output.write(question);
-        muted = o.secret === true;
-        rl.question("", (answer) => {
-          rl.off("close", onClose);
-          if (muted) output.write("\n");
-          muted = false;
-          resolve(answer);
-        });
-      });
+    const ask = asker(rl, output);
     if (!(await login(ask))) {
       rl.close();
       current = undefined;
@@ -194,19 +175,14 @@ export function startSerialConsole(opts: SerialConsoleOptions): SerialConsole {
     return ended;
   }
 
-  /** True when no password is set, or the operator gave it within LOGIN_TRIES. */
-  async function login(ask: (q: string, o?: { secret?: boolean }) => Promise<string | undefined>): Promise<boolean> {
+  /** True when no password is set, or the operator gave it (ask.ts's passwordLogin). */
+  async function login(ask: Ask): Promise<boolean> {
     const hash = opts.passwordHash?.();
     if (hash === undefined) return true;
-    for (let i = 0; i < LOGIN_TRIES && !stopping; i++) {
-      const pw = await ask("Password: ", { secret: true });
-      if (pw === undefined) return false;
-      if (await verifyPassword(pw, hash)) return true;
-      log.warn({ device: opts.device }, "serial console: wrong password");
-      await new Promise((r) => setTimeout(r, opts.loginDelayMs ?? 2000));
-      output.write("Login incorrect\n");
-    }
-    return false;
+    return passwordLogin(ask, hash, {
+      output, delayMs: opts.loginDelayMs, stopped: () => stopping,
+      onWrong: () => log.warn({ device: opts.device }, "serial console: wrong password"),
+    });
   }
 
   let inputGone = false;
