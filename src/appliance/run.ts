@@ -31,10 +31,9 @@ import { Watchdog } from "../image/watchdog.js";
 import { DEFAULT_TOKEN_FILE } from "../console/transport/token.js";
 import { certFingerprint, ensureSelfSignedCert, type TlsFiles } from "../console/transport/selfcert.js";
 import { hostAccess } from "../console/hostaccess.js";
-import { consolePassword } from "../console/consolepassword.js";
+import { consolePassword, passwordNotice, sessionPasswordHash } from "../console/consolepassword.js";
 import { wsToken } from "../console/wstoken.js";
 import { arrivedOn, restrictConnections } from "./mgmtonly.js";
-import { readPasswordHash } from "../console/password.js";
 import { factoryReset, imageStatus, imageUpgrade, mgmt, rebootWord } from "../image/words.js";
 
 export interface RunOptions {
@@ -275,7 +274,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
     if (opts.serial || process.stdin.isTTY) {
       serial = startSerialConsole({
         interpreter: interp, device: opts.serial,
-        passwordHash: () => (opts.consolePasswordFile ? readPasswordHashSafe(opts.consolePasswordFile, log) : undefined),
+        passwordHash: () => (opts.consolePasswordFile ? sessionPasswordHash(opts.consolePasswordFile, log) : undefined),
         banner: () => consoleBanner({ url: ws?.url, tokenFile: ws && (opts.wsTokenFile ?? DEFAULT_TOKEN_FILE), fingerprint: tls?.fingerprint, notices: [...notices, ...passwordNotice(opts.consolePasswordFile)] }),
         log: logger("serial"),
       });
@@ -377,25 +376,4 @@ async function tlsFiles(o: RunOptions, log: ReturnType<typeof logger>): Promise<
   }
   if (!o.tlsCert || !o.tlsKey) return undefined;
   return { certFile: o.tlsCert, keyFile: o.tlsKey, fingerprint: certFingerprint(readFileSync(o.tlsCert)) };
-}
-
-/** The console password's hash; an unreadable file keeps the console locked (a hash nothing matches) rather than open. */
-function readPasswordHashSafe(file: string, log: ReturnType<typeof logger>): string | undefined {
-  try {
-    return readPasswordHash(file);
-  } catch (e) {
-    log.error({ err: e, file }, "console password file unreadable: the serial console stays locked");
-    return "unreadable";
-  }
-}
-
-/** Said at each session while the appliance's console has no password. */
-function passwordNotice(file: string | undefined): string[] {
-  if (!file) return [];
-  try {
-    if (readPasswordHash(file) !== undefined) return [];
-  } catch {
-    return [];
-  }
-  return ["no console password: anyone on this line has the console (set one with 'console-password set')"];
 }

@@ -7,6 +7,7 @@
 //   console-password clear    no password (a factory reset clears it too)
 
 import { hashPassword, MAX_PASSWORD, readPasswordHash, writePasswordHash } from "./password.js";
+import type { Logger } from "../log.js";
 import type { CommandHandler } from "./registry.js";
 import { err, ok } from "./types.js";
 
@@ -34,4 +35,25 @@ export function consolePassword(file: string): CommandHandler {
       return ok("console password set: it guards the serial console and the recovery shell");
     },
   };
+}
+
+/** The hash a serial session asks against; an unreadable file keeps the console locked (a hash nothing matches) rather than open. */
+export function sessionPasswordHash(file: string, log: Logger): string | undefined {
+  try {
+    return readPasswordHash(file);
+  } catch (e) {
+    log.error({ err: e, file }, "console password file unreadable: the serial console stays locked");
+    return "unreadable";
+  }
+}
+
+/** Said on the banner while the console has no password (nothing when there is no password file option, or it is unreadable). */
+export function passwordNotice(file: string | undefined): string[] {
+  if (!file) return [];
+  try {
+    if (readPasswordHash(file) !== undefined) return [];
+  } catch {
+    return [];
+  }
+  return ["no console password: anyone on this line has the console (set one with 'console-password set')"];
 }
