@@ -35,6 +35,12 @@ import { consolePassword, passwordNotice, sessionPasswordHash } from "../console
 import { wsToken } from "../console/wstoken.js";
 import { arrivedOn, restrictConnections } from "./mgmtonly.js";
 import { factoryReset, imageStatus, imageUpgrade, mgmt, rebootWord } from "../image/words.js";
+import { VrrpRuntime } from "../vrrp/runtime.js";
+import { vrrpWords } from "../vrrp/words.js";
+import { systemScheduler } from "../vrrp/clock.js";
+import { hostCarrier } from "../vrrp/carrier.js";
+import { VrrpLink } from "../dataplane/vrrpio.js";
+import { addStatsLines } from "../console/appliance.js";
 
 export interface RunOptions {
   /** Command script replayed at start and written by `save`. */
@@ -142,6 +148,20 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
     routes: s.routes.filter((r) => r.dev === dev).map((r) => ({ dst: `${r.net}/${r.len}`, via: r.via })),
     mtu: s.links.get(dev)?.mtu,
   });
+  // VRRP (src/vrrp/runtime.ts): its virtual addresses are in the config model
+  // (standby unless MASTER); a link counts as up while attached and with a carrier.
+  const vrrp = new VrrpRuntime({
+    clock: systemScheduler(),
+    open: (dev, o) => VrrpLink.open(dev, o),
+    setOwned: (dev, addr, owned) => model.setVipOwned(dev, addr, owned),
+    link: (dev) => {
+      const l = model.state.links.get(dev);
+      return l && { mac: l.mac, attached: l.up && !!io };
+    },
+    carrier: (dev) => hostCarrier(dev),
+    neighbourMac: (_dev, addr) => api.neighbours().find((n) => n.addr === addr && n.state !== "incomplete")?.mac,
+    log: logger("vrrp"),
+  });
   model.setLinkHooks({
     onLinkUp: async (l) => {
       if (!io) throw new Error("packet I/O is unavailable (native addon not loaded)");
@@ -155,10 +175,12 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
           throw e;
         }
       }
+      setImmediate(() => vrrp.linkChanged(l.name)); // after the commit: the model says up by then
     },
     onLinkDown: async (l) => {
       await pool?.detach(l.name);
       await io?.detach(l.name);
+      vrrp.linkChanged(l.name);
     },
     onNetChange: async (s) => {
       if (!io) return;
@@ -186,6 +208,9 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   if (opts.consolePasswordFile) interp.register("console-password", consolePassword(opts.consolePasswordFile));
   interp.register("ws-token", wsToken(() => ws?.token));
   interp.register("host-access", hostAccess(async (rules) => { await io?.setHostAccess(rules); }));
+  // After the core words (ip, ipvsadm): running-config replays links and addresses first.
+  interp.register("vrrp", vrrpWords(vrrp, model));
+  addStatsLines(interp.registry, () => vrrp.statsLines());
   if (image) {
     interp.register("image status", imageStatus(image, () => tls?.fingerprint));
     interp.register("image upgrade", imageUpgrade(image));
@@ -204,6 +229,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
       process.stderr.write(`${boot.failed.text}\n`);
       if (image?.booted.trial) {
         await image.markBad(`config did not load: ${boot.failed.text}`).catch((e) => log.error({ err: e }, "could not mark the image bad"));
+        vrrp.stop();
         await pool?.stop();
         await io?.close().catch((e) => log.warn({ err: e }, "packet I/O close failed"));
         return 1;
@@ -251,6 +277,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
         const health = healthIndex(model, monitor); // once per scrape: real servers may number 100 k
         return renderMetricsSliced({
           dp: api, targets: () => model.targets(), rates, links: () => linkStats(io, pool), workers: pool && (() => pool.status()),
+          vrrp: () => vrrp.metrics(),
           health: (svc, dest) => {
             const s = serviceId(svc);
             return (dest.port === undefined ? undefined : health.get(`${s} ${destId(dest)}`)) ?? health.get(`${s} ${dest.addr}`);
@@ -288,6 +315,8 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   }
 
   async function shutdown(): Promise<void> {
+    // First, while the links are still ours: masters send priority 0 so the backup takes over at once.
+    vrrp.stop();
     clearInterval(ticker);
     rates.stop();
     prober.stop();

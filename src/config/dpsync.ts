@@ -6,7 +6,7 @@
 import type { DataPlaneApi, DestSpec, ServiceSpec, Transaction } from "../dataplane/dataplane.js";
 import { networkOf } from "./addr.js";
 import { destId, toDpKey, type SvcKey } from "../keys.js";
-import type { AddrConf, ConfigState, DestConf, MarkRule, RouteConf, ServiceConf } from "./state.js";
+import type { AddrConf, ConfigState, DestConf, MarkRule, RouteConf, ServiceConf, VipConf } from "./state.js";
 
 export type HealthMode = "inhibit" | "remove";
 export interface DestHealth { up: boolean; mode: HealthMode; }
@@ -86,8 +86,13 @@ const addrKey = (a: AddrConf) => `${a.dev}|${a.addr}|${a.len}`;
 const routeKey = (r: RouteConf) => `${r.af}|${r.net}/${r.len}|${r.via ?? ""}|${r.dev}`;
 const cidr = (a: AddrConf) => `${a.addr}/${a.len}`;
 
-/** Link, address and route calls turning network state a into b, in a safe order. */
-export function planNet(dp: DataPlaneApi, a: ConfigState, b: ConfigState): NetOp[] {
+/**
+ * Link, address and route calls turning network state a into b, in a safe
+ * order. A VRRP virtual address enters the data plane in standby unless
+ * owned(it) says its instance is MASTER, in the same synchronous step (no
+ * owned window); one that stays is left alone, ownership and all.
+ */
+export function planNet(dp: DataPlaneApi, a: ConfigState, b: ConfigState, owned: (v: VipConf) => boolean = () => false): NetOp[] {
   const ops: NetOp[] = [];
   const linkId = (s: ConfigState, dev: string) => s.links.get(dev)!.id;
   const quiet = (f: () => void) => () => { try { f(); } catch { /* best effort while undoing */ } };
@@ -108,7 +113,7 @@ export function planNet(dp: DataPlaneApi, a: ConfigState, b: ConfigState): NetOp
   }
   // The connected route of an address goes with the last address of its network.
   const connected = (s: ConfigState, x: AddrConf) =>
-    s.addrs.some((y) => y.af === x.af && y.len === x.len && networkOf(y.af, y.addr, y.len) === networkOf(x.af, x.addr, x.len));
+    [...s.addrs, ...s.vips].some((y) => y.af === x.af && y.len === x.len && networkOf(y.af, y.addr, y.len) === networkOf(x.af, x.addr, x.len));
   // An address is dropped from its link as either state has it (a link keeps
   // its id; the target has none when a whole load is undone).
   const addrLink = (dev: string) => (a.links.get(dev) ?? b.links.get(dev))!.id;
@@ -127,6 +132,23 @@ export function planNet(dp: DataPlaneApi, a: ConfigState, b: ConfigState): NetOp
   for (const x of b.addrs) {
     if (aAddrs.has(addrKey(x))) continue;
     ops.push({ run: () => dp.addAddress(linkId(b, x.dev), cidr(x)), undo: quiet(() => dropAddr(a, x)) });
+  }
+  // VRRP virtual addresses: standby from the start (see above).
+  const addVip = (s: ConfigState, x: VipConf) => {
+    dp.addAddress(linkId(s, x.dev), cidr(x));
+    if (!owned(x)) {
+      try { dp.setAddressOwned(linkId(s, x.dev), x.addr, false); } catch (e) { quiet(() => dp.deleteAddress(linkId(s, x.dev), x.addr))(); throw e; }
+    }
+  };
+  const bVips = new Set(b.vips.map(addrKey));
+  const aVips = new Set(a.vips.map(addrKey));
+  for (const x of a.vips) {
+    if (bVips.has(addrKey(x))) continue;
+    ops.push({ run: () => dropAddr(b, x), undo: quiet(() => addVip(a, x)) });
+  }
+  for (const x of b.vips) {
+    if (aVips.has(addrKey(x))) continue;
+    ops.push({ run: () => addVip(b, x), undo: quiet(() => dropAddr(a, x)) });
   }
   for (const r of b.routes) {
     if (aRoutes.has(routeKey(r))) continue;

@@ -10,7 +10,7 @@ import { fail } from "../errors.js";
 import { destId, hostPort, serviceId, svcKeyOption, type SvcKey } from "../keys.js";
 import {
   MAX_PERSISTENCE, MAX_TIMEOUT, SCHEDULERS,
-  type AddrConf, type ConfigState, type DestConf, type LinkConf, type MarkRule, type RouteConf, type ServiceConf, type Timeouts,
+  type AddrConf, type ConfigState, type VipConf, type DestConf, type LinkConf, type MarkRule, type RouteConf, type ServiceConf, type Timeouts,
 } from "./state.js";
 
 /** What a draft needs to know about its surroundings. */
@@ -55,6 +55,7 @@ export class Draft {
   nextLinkId: number;
   addrs: AddrConf[];
   routes: RouteConf[];
+  vips: VipConf[];
   timeouts: Timeouts;
   /** Services (by serviceId) whose data-plane form may have changed. */
   readonly dirty = new Set<string>();
@@ -70,13 +71,14 @@ export class Draft {
     this.nextLinkId = base.nextLinkId;
     this.addrs = base.addrs.slice();
     this.routes = base.routes.slice();
+    this.vips = base.vips.slice();
     this.timeouts = { ...base.timeouts };
   }
 
   state(): ConfigState {
     return {
       services: this.services, marks: this.marks, links: this.links, nextLinkId: this.nextLinkId,
-      addrs: this.addrs, routes: this.routes, timeouts: this.timeouts,
+      addrs: this.addrs, routes: this.routes, vips: this.vips, timeouts: this.timeouts,
     };
   }
 
@@ -297,6 +299,8 @@ export class Draft {
     if (this.addrs.some((a) => a.dev === dev && a.af === p.af && a.addr === p.addr)) {
       fail("EXISTS", `address ${p.addr}/${p.len} already assigned to ${dev}`);
     }
+    const vip = this.vips.find((v) => v.af === p.af && v.addr === p.addr);
+    if (vip) fail("EXISTS", `address ${p.addr} is a virtual address of VRRP instance ${vip.instance} (on ${vip.dev})`);
     const net = networkOf(p.af, p.addr, p.len);
     const clash = this.routes.find((r) => r.af === p.af && r.len === p.len && r.net === net);
     if (clash) fail("EXISTS", `the network of ${p.addr}/${p.len} is already a static route (via ${clash.via ?? clash.dev})`);
@@ -311,6 +315,25 @@ export class Draft {
     const i = this.addrs.findIndex((a) => a.dev === dev && a.af === p.af && a.addr === p.addr && (!lenGiven || a.len === p.len));
     if (i < 0) fail("NO_SUCH_ADDRESS", `address ${lenGiven ? `${p.addr}/${p.len}` : p.addr} not assigned to ${dev}`);
     this.addrs = this.addrs.filter((_, j) => j !== i);
+    this.netDirty = true;
+  }
+
+  // ---- VRRP virtual addresses (vrrp instance …) ----
+
+  /** Makes list the virtual addresses of instance on dev (replacing what it had); [] removes them. */
+  setVips(instance: string, dev: string, list: Prefix[]): void {
+    const seen = new Set<string>();
+    for (const p of list) {
+      const key = `${p.af}|${p.addr}`;
+      if (seen.has(key)) fail("EXISTS", `virtual address ${p.addr} given twice`);
+      seen.add(key);
+      const a = this.addrs.find((x) => x.af === p.af && x.addr === p.addr);
+      if (a) fail("EXISTS", `virtual address ${p.addr} is assigned to ${a.dev} with ip addr: an address is either the appliance's or a VRRP instance's`);
+      const v = this.vips.find((x) => x.instance !== instance && x.af === p.af && x.addr === p.addr);
+      if (v) fail("EXISTS", `virtual address ${p.addr} belongs to VRRP instance ${v.instance}`);
+    }
+    if (list.length) this.ensureLink(dev);
+    this.vips = [...this.vips.filter((v) => v.instance !== instance), ...list.map((p) => ({ instance, dev, af: p.af, addr: p.addr, len: p.len }))];
     this.netDirty = true;
   }
 

@@ -16,9 +16,11 @@ import { fail } from "../errors.js";
 import { compareDest, compareSvc, destId, parseHostPort, parseSvcKey, serviceId, svcKeyOption, svcKeyText, toDpKey, type SvcKey } from "../keys.js";
 import { readHostLink } from "./sysfs.js";
 import { sliced, unsliced, Yielder } from "../util/yield.js";
-import { emptyState, schedFlagNames, type ConfigState, type DestConf, type LinkConf } from "./state.js";
+import { emptyState, schedFlagNames, type ConfigState, type DestConf, type LinkConf, type VipConf } from "./state.js";
 
 export type { HealthMode };
+
+const vipKey = (v: VipConf) => `${v.dev}|${v.addr}`;
 
 /** What the packet I/O layer plugs in to attach and detach links. */
 export interface LinkHooks {
@@ -88,6 +90,8 @@ export class ConfigModel {
   private readonly health = new Map<string, Map<string, DestHealth>>();
   private readonly sorry = new Map<string, DestConf>();
   private readonly schedOk = new Map<string, boolean>();
+  /** VRRP virtual addresses owned now (their instance is MASTER), by dev|addr: see setVipOwned. */
+  private readonly vipsOwned = new Set<string>();
   private hooks: LinkHooks;
   private readonly sysfsRoot: string;
   private readonly log: Logger;
@@ -147,7 +151,7 @@ export class ConfigModel {
   private async commitNow(d: Draft, hooks = true): Promise<void> {
     const prev = this.current;
     const next = d.state();
-    const undoNet = d.netDirty ? runNet(planNet(this.dp, prev, next)) : () => {};
+    const undoNet = d.netDirty ? runNet(planNet(this.dp, prev, next, (v) => this.vipsOwned.has(vipKey(v)))) : () => {};
     let views: Map<string, DpService | undefined>;
     try {
       // Applied in slices with event-loop turns between them: forwarding goes on during a big change.
@@ -224,6 +228,25 @@ export class ConfigModel {
       }
     }
   }
+
+  // ---- VRRP ownership ----
+
+  /**
+   * Owns (the instance became MASTER) or stands by a VRRP virtual address at
+   * once, outside any change being committed: a takeover does not wait. The
+   * wish is kept, so a later commit that (re)adds the address gives it the
+   * same ownership. An address not (yet) in the configuration only records it.
+   */
+  setVipOwned(dev: string, addr: string, owned: boolean): void {
+    const k = `${dev}|${addr}`;
+    if (owned) this.vipsOwned.add(k); else this.vipsOwned.delete(k);
+    const v = this.current.vips.find((x) => x.dev === dev && x.addr === addr);
+    const link = this.current.links.get(dev);
+    if (v && link) this.dp.setAddressOwned(link.id, addr, owned);
+  }
+
+  /** True while the virtual address is owned (see setVipOwned). */
+  vipOwned(dev: string, addr: string): boolean { return this.vipsOwned.has(`${dev}|${addr}`); }
 
   /** True when the data plane can run the scheduler (probed once, in a transaction that is abandoned). */
   schedulerAvailable(name: string): boolean {

@@ -47,6 +47,14 @@ export interface LinkConf {
 
 export interface AddrConf { dev: string; af: Family; addr: string; len: number; }
 
+/**
+ * A VRRP instance's virtual address (src/vrrp/): in the data plane on its
+ * link from the moment the instance exists, in standby, and owned only while
+ * the instance is MASTER (ConfigModel.setVipOwned). Not an `ip addr`: it is
+ * not mirrored to the host stack and running-config prints it with its instance.
+ */
+export interface VipConf extends AddrConf { instance: string; }
+
 /** A static route (connected routes come from addresses). */
 export interface RouteConf { af: Family; net: string; len: number; via?: string; dev: string; }
 
@@ -64,11 +72,12 @@ export interface ConfigState {
   readonly nextLinkId: number;
   readonly addrs: readonly AddrConf[];
   readonly routes: readonly RouteConf[];
+  readonly vips: readonly VipConf[];
   readonly timeouts: Timeouts;
 }
 
 export function emptyState(): ConfigState {
-  return { services: new Map(), marks: [], links: new Map(), nextLinkId: 0, addrs: [], routes: [], timeouts: { ...DEFAULT_TIMEOUTS } };
+  return { services: new Map(), marks: [], links: new Map(), nextLinkId: 0, addrs: [], routes: [], vips: [], timeouts: { ...DEFAULT_TIMEOUTS } };
 }
 
 /** The data plane's schedulers (assembly/sched/registry.ts, generated into src/dataplane/schedulers.ts by build:wasm). */

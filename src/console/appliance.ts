@@ -22,9 +22,21 @@ export function showRunningConfig(reg: Registry): CommandHandler {
   };
 }
 
-export function showStats(env: ConsoleEnv): CommandHandler {
+/** `show stats`, which other modules (VRRP) add lines to with addStatsLines(). */
+export interface StatsHandler extends CommandHandler { more: (() => string[])[]; }
+
+/** Adds a module's lines to `show stats` (after the data plane's). */
+export function addStatsLines(reg: Registry, lines: () => string[]): void {
+  const h = reg.resolve(["show", "stats"]);
+  if (!h || h.word !== "show stats") throw new WeirError("WEIR_ERR_NOT_FOUND", "no show stats word");
+  (h.handler as StatsHandler).more.push(lines);
+}
+
+export function showStats(env: ConsoleEnv): StatsHandler {
+  const more: (() => string[])[] = [];
   return {
-    help: "show stats — data-plane batch counters, connections and drops by reason",
+    more,
+    help: "show stats — data-plane batch counters, connections and drops by reason (and VRRP's counters)",
     async execute(args) {
       noArgs(args);
       const dp = env.model.dp;
@@ -33,6 +45,7 @@ export function showStats(env: ConsoleEnv): CommandHandler {
         `batches ${b.batches}`, `frames_in ${b.framesIn}`, `frames_tx ${b.framesTx}`, `frames_local ${b.framesLocal}`,
         `connections ${dp.connCount(4)}`, `connections6 ${dp.connCount(6)}`,
         ...Object.entries(dp.drops()).map(([name, n]) => `drop_${name} ${n}`),
+        ...more.flatMap((f) => f()),
       ];
       return ok(lines.join("\n"));
     },

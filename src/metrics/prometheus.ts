@@ -129,8 +129,23 @@ export interface MetricsSource {
   links?: () => LinkIoCounters[];
   /** Data-plane worker threads (`weir run --workers N`); without it the worker families are not declared. */
   workers?: () => WorkerCounters[];
+  /** VRRP (src/vrrp/runtime.ts metrics()); without it the VRRP families are not declared. */
+  vrrp?: () => VrrpCounters;
   log?: Logger;
 }
+
+/** What the VRRP families read (VrrpRuntime.metrics() satisfies it). */
+export interface VrrpCounters {
+  instances: {
+    name: string; interface: string; state: string; priority: number;
+    advertsSent: number; advertsReceived: number; priorityZeroSent: number; priorityZeroReceived: number;
+    becameMaster: number; transitions: number;
+  }[];
+  links: { dev: string; rxFrames: number; txFrames: number; txFailures: number; rejected: Partial<Record<string, number>> }[];
+}
+
+/** The states a VRRP instance can be in: weir_vrrp_state has one series per state, 1 for the current one (node_exporter's style). */
+export const VRRP_STATES = ["INIT", "BACKUP", "MASTER", "FAULT"] as const;
 
 /** What the worker families read of one worker (WorkerPool.status() satisfies it). */
 export interface WorkerCounters { index: number; up: boolean; restarts: number; framesIn: bigint; }
@@ -176,6 +191,19 @@ const LINK_FAMILIES: [string, MetricType, string][] = [
   ["weir_link_ring_freezes_total", "counter", "Times the link's RX ring was full and froze (PACKET_STATISTICS tp_freeze_q_cnt, TPACKET_V3)."],
 ];
 
+/** Families of VRRP, declared when the source has it (MetricsSource.vrrp). */
+const VRRP_FAMILIES: [string, MetricType, string][] = [
+  ["weir_vrrp_state", "gauge", "1 for the VRRP instance's current state (INIT, BACKUP, MASTER, FAULT), 0 for the others."],
+  ["weir_vrrp_priority", "gauge", "The VRRP instance's configured priority."],
+  ["weir_vrrp_adverts_sent_total", "counter", "VRRP adverts the instance sent (priority 0 included)."],
+  ["weir_vrrp_adverts_received_total", "counter", "VRRP adverts the instance took (passed every check)."],
+  ["weir_vrrp_priority_zero_total", "counter", "Priority-0 adverts (a master stopping), by direction: sent or received."],
+  ["weir_vrrp_transitions_total", "counter", "State changes of the VRRP instance."],
+  ["weir_vrrp_became_master_total", "counter", "Times the VRRP instance became MASTER."],
+  ["weir_vrrp_adverts_rejected_total", "counter", "VRRP packets refused on a link, by reason (bad_ttl, bad_checksum, unknown_vrid, truncated, ...)."],
+  ["weir_vrrp_link_frames_total", "counter", "VRRP packet I/O frames of a link, by event: rx, tx, tx_failed."],
+];
+
 /** Families of data-plane workers, declared when the source has workers (MetricsSource.workers). */
 const WORKER_FAMILIES: [string, MetricType, string][] = [
   ["weir_worker_up", "gauge", "1 while the data-plane worker thread runs, 0 while it is being restarted."],
@@ -213,6 +241,7 @@ function* collect(src: MetricsSource, x: Exposition): Generator<void> {
   for (const [name, type, help] of FAMILIES) x.declare(name, type, help);
   if (src.links) for (const [name, type, help] of LINK_FAMILIES) x.declare(name, type, help);
   if (src.workers) for (const [name, type, help] of WORKER_FAMILIES) x.declare(name, type, help);
+  if (src.vrrp) for (const [name, type, help] of VRRP_FAMILIES) x.declare(name, type, help);
 
   const services = new Set<string>();
   for (const t of src.targets()) {
@@ -272,6 +301,28 @@ function* collect(src: MetricsSource, x: Exposition): Generator<void> {
     x.add("weir_worker_up", { worker }, w.up ? 1 : 0);
     x.add("weir_worker_restarts_total", { worker }, w.restarts);
     x.add("weir_worker_frames_total", { worker }, w.framesIn);
+  }
+  if (src.vrrp) vrrpSamples(x, src.vrrp());
+}
+
+function vrrpSamples(x: Exposition, v: VrrpCounters): void {
+  for (const i of v.instances) {
+    const l = { instance: i.name, interface: i.interface };
+    for (const state of VRRP_STATES) x.add("weir_vrrp_state", { ...l, state }, i.state === state ? 1 : 0);
+    x.add("weir_vrrp_priority", l, i.priority);
+    x.add("weir_vrrp_adverts_sent_total", l, i.advertsSent);
+    x.add("weir_vrrp_adverts_received_total", l, i.advertsReceived);
+    x.add("weir_vrrp_priority_zero_total", { ...l, direction: "sent" }, i.priorityZeroSent);
+    x.add("weir_vrrp_priority_zero_total", { ...l, direction: "received" }, i.priorityZeroReceived);
+    x.add("weir_vrrp_transitions_total", l, i.transitions);
+    x.add("weir_vrrp_became_master_total", l, i.becameMaster);
+  }
+  for (const k of v.links) {
+    const l = { interface: k.dev };
+    for (const [reason, n] of Object.entries(k.rejected)) x.add("weir_vrrp_adverts_rejected_total", { ...l, reason }, n ?? 0);
+    x.add("weir_vrrp_link_frames_total", { ...l, event: "rx" }, k.rxFrames);
+    x.add("weir_vrrp_link_frames_total", { ...l, event: "tx" }, k.txFrames);
+    x.add("weir_vrrp_link_frames_total", { ...l, event: "tx_failed" }, k.txFailures);
   }
 }
 
