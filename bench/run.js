@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run bench [-- ID ...]: runs the benchmarks of TARGETS.md that live here
-// (B1 B2 B7 B8, and as root the network ones B3 B4 B5 B6 B9 SCALE; all by
+// (B1 B2 B7 B8, and as root the network ones B3 B4 B5 B6 B9 B10 SCALE; all by
 // default) and writes bench/results/latest.json and latest.md. Progress goes
 // to stderr. Wrap in `flock /tmp/weir-cpu.lock` on a shared machine.
 // Options: --runs N (default 3, minimum 3).
@@ -19,11 +19,12 @@ const ALL = {
   B7: () => import("./b7.js"),
   B8: () => import("./b8.js"),
   B9: () => import("./b9.js"),
+  B10: () => import("./b10.js"),
   SCALE: () => import("./scale.js"),
 };
 /** Ids measured by one module in one go (B4 beside B3, B6 needs B5's maximum). */
 const GROUP = { B3: ["B3", "B4"], B4: ["B3", "B4"], B5: ["B5", "B6"], B6: ["B5", "B6"] };
-const NET = new Set(["B3", "B4", "B5", "B6", "B9", "SCALE"]);
+const NET = new Set(["B3", "B4", "B5", "B6", "B9", "B10", "SCALE"]);
 
 function parseArgs(argv) {
   const ids = [];
@@ -35,7 +36,7 @@ function parseArgs(argv) {
   for (const id of ids) if (!ALL[id]) throw new Error(`unknown benchmark ${id} (have ${Object.keys(ALL).join(" ")})`);
   let all = Object.keys(ALL);
   if (!ids.length && process.getuid?.() !== 0) {
-    log("not root: skipping the network benchmarks (B3 B4 B5 B6 B9 SCALE)");
+    log("not root: skipping the network benchmarks (B3 B4 B5 B6 B9 B10 SCALE)");
     all = all.filter((id) => !NET.has(id));
   }
   return { ids: ids.length ? ids : all, runs };

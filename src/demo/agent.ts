@@ -10,6 +10,9 @@
 //   sendFrame raw Ethernet frames on a link (AF_PACKET TX ring)
 //   captureStart / captureStop     frames seen on a link (AF_PACKET RX ring)
 //   close     drops a keep-alive connection pool
+//   holdStart / holdStatus / holdStop    long-lived TCP connections exchanging
+//             checked messages (hold.ts), for failover tests
+//   probeStart / probeStatus / probeStop numbered UDP probes (hold.ts)
 //
 // `node dist/demo/agent.js` prints `ready` first.
 
@@ -19,6 +22,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 import { SERVER_HEADER } from "./servers.js";
+import { HeldConnections, Prober, type HoldOptions, type ProbeOptions } from "./hold.js";
 
 type Args = Record<string, any>;
 
@@ -59,6 +63,8 @@ export interface UdpResult {
 const agents = new Map<string, http.Agent>();
 const sockets = new Map<number, { s: dgram.Socket; queue: { data: string; from: string; port: number }[]; waiters: (() => void)[] }>();
 const captures = new Map<number, { stop(): string[] }>();
+const holds = new Map<number, HeldConnections>();
+const probes = new Map<number, Prober>();
 let nextHandle = 1;
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex").slice(0, 16);
@@ -257,7 +263,49 @@ const ops: Record<string, (a: Args) => Promise<unknown> | unknown> = {
   },
   close: (a) => { agents.get(a.keepAlive)?.destroy(); agents.delete(a.keepAlive); return null; },
   ping: () => ({ pid: process.pid }),
+  holdStart: async (a) => {
+    const h = new HeldConnections(a as HoldOptions);
+    const handle = nextHandle++;
+    holds.set(handle, h);
+    await h.start();
+    return { handle, status: h.status() };
+  },
+  holdStatus: (a) => held(a.handle).status(a.since, !!a.detail),
+  holdStop: (a) => {
+    const h = held(a.handle);
+    const st = h.status(a.since, !!a.detail);
+    h.stop();
+    holds.delete(a.handle);
+    return st;
+  },
+  probeStart: (a) => {
+    const p = new Prober(a as ProbeOptions);
+    p.start();
+    const handle = nextHandle++;
+    probes.set(handle, p);
+    return { handle };
+  },
+  probeStatus: (a) => prober(a.handle).status(a.since, a.from),
+  probeStop: (a) => {
+    const p = prober(a.handle);
+    const st = p.status(a.since, a.from);
+    p.stop();
+    probes.delete(a.handle);
+    return st;
+  },
 };
+
+function held(handle: number): HeldConnections {
+  const h = holds.get(handle);
+  if (!h) throw new Error(`no held connections ${handle}`);
+  return h;
+}
+
+function prober(handle: number): Prober {
+  const p = probes.get(handle);
+  if (!p) throw new Error(`no probe ${handle}`);
+  return p;
+}
 
 function main(): void {
   const rl = createInterface({ input: process.stdin });

@@ -71,6 +71,8 @@ export interface ApplianceOptions {
   args?: string[];
   log?: (line: string) => void;
   startTimeoutMs?: number;
+  /** The namespace to run in (default the topology's appliance, topo.ns.lb); each gets its own control socket. */
+  ns?: string;
 }
 
 /** A running `weir run` in the topology's appliance namespace. */
@@ -78,13 +80,14 @@ export class Appliance {
   private constructor(readonly topo: Topology, readonly proc: NsProcess, readonly socketPath: string, private readonly log: (l: string) => void) {}
 
   static async start(topo: Topology, opts: ApplianceOptions = {}): Promise<Appliance> {
-    const dir = path.join("/run", `weir-${topo.prefix}`);
+    const ns = opts.ns ?? topo.ns.lb;
+    const dir = path.join("/run", ns === topo.ns.lb ? `weir-${topo.prefix}` : `weir-${ns}`);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     topo.trackPath(dir);
     const socketPath = path.join(dir, "ctl.sock");
     const log = opts.log ?? (() => {});
     // `weir run` prints no "ready" line: readiness is its control socket answering.
-    const proc = await topo.spawn(topo.ns.lb, [process.execPath, WEIR_BIN, "run", "--ctl", socketPath, ...(opts.args ?? [])], {
+    const proc = await topo.spawn(ns, [process.execPath, WEIR_BIN, "run", "--ctl", socketPath, ...(opts.args ?? [])], {
       label: "weir run", waitReady: false, env: { ...process.env, WEIR_DEMO_TAG: topo.prefix },
     });
     const a = new Appliance(topo, proc, socketPath, log);
@@ -121,6 +124,13 @@ export class Appliance {
 
   async stats(quiet = false): Promise<ServiceStats[]> {
     return parseStats(await this.ctl("ipvsadm -L -n --stats --exact", quiet));
+  }
+
+  /** SIGKILL (a director's death: nothing runs on the way out); the wall-clock ms of the signal. */
+  kill(): number {
+    const t = performance.timeOrigin + performance.now();
+    this.proc.child.kill("SIGKILL");
+    return t;
   }
 
   /** SIGTERM and wait (bounded): `weir run` restores its links on the way out. */

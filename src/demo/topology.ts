@@ -83,15 +83,15 @@ export class Topology {
   readonly prefix: string;
   readonly ns: Namespaces;
   readonly rsCount: number;
-  private readonly log: (line: string) => void;
+  protected readonly log: (line: string) => void;
   private readonly pids = new Set<number>();
   private readonly procs = new Set<NsProcess>();
   private readonly paths = new Set<string>();
   private readonly nftBaseline: Set<string>;
-  private made: string[] = [];
+  protected made: string[] = [];
   private destroyed = false;
 
-  private constructor(opts: TopologyOptions) {
+  protected constructor(opts: TopologyOptions) {
     this.rsCount = opts.realServers ?? 3;
     if (!Number.isInteger(this.rsCount) || this.rsCount < 1 || this.rsCount > 40) throw new Error(`realServers must be 1..40, not ${opts.realServers}`);
     this.prefix = opts.prefix ?? `weir${process.pid}${String.fromCharCode(97 + (created++ % 26))}`;
@@ -108,7 +108,11 @@ export class Topology {
 
   /** Builds the whole topology; on any failure removes what it made and throws. */
   static create(opts: TopologyOptions = {}): Topology {
-    const t = new Topology(opts);
+    return Topology.finish(new Topology(opts), opts);
+  }
+
+  /** Registers t for the exit handler and builds it (a subclass's create calls this with its own instance). */
+  protected static finish<T extends Topology>(t: T, opts: TopologyOptions): T {
     live.add(t);
     hookExit();
     try {
@@ -135,11 +139,11 @@ export class Topology {
     return run(["ip", "-n", ns, ...args]);
   }
 
-  private sysctl(ns: string, ...kv: string[]): void {
+  protected sysctl(ns: string, ...kv: string[]): void {
     this.exec(ns, ["sysctl", "-q", "-w", ...kv]);
   }
 
-  private addNs(name: string): void {
+  protected addNs(name: string): void {
     run(["ip", "netns", "add", name]);
     this.made.push(name);
     // No IPv6 chatter (router solicitations, DAD) on any link made from here on.
@@ -149,23 +153,18 @@ export class Topology {
   }
 
   /** A veth pair from (nsA, a) to (nsB, b). */
-  private veth(nsA: string, a: string, nsB: string, b: string, macA?: string, macB?: string): void {
+  protected veth(nsA: string, a: string, nsB: string, b: string, macA?: string, macB?: string): void {
     run(["ip", "-n", nsA, "link", "add", a, ...(macA ? ["address", macA] : []), "type", "veth",
       "peer", "name", b, ...(macB ? ["address", macB] : []), "netns", nsB]);
   }
 
-  private build(): void {
+  protected build(): void {
     const { client, lb, sw, rs } = this.ns;
     this.log(`building ${this.prefix}: ${[client, lb, sw, ...rs].join(" ")}`);
     for (const n of [client, lb, sw, ...rs]) this.addNs(n);
 
     // The server-side segment: a bridge joining the appliance, the client's second link and the real servers.
-    this.ip(sw, "link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0");
-    this.ip(sw, "link", "set", "br0", "up");
-    const port = (name: string) => {
-      this.ip(sw, "link", "set", name, "master", "br0");
-      this.ip(sw, "link", "set", name, "up");
-    };
+    this.bridge("br0");
 
     // client ── appliance
     this.veth(client, "c0", lb, LB_CLIENT_LINK, MAC.client, MAC.lbClient);
@@ -174,26 +173,46 @@ export class Topology {
     this.ip(client, "route", "add", VIP_NET, "via", LB_CLIENT_ADDR, "dev", "c0");
     // appliance ── segment (the appliance's links stay down: `ip link set DEV up` in its console attaches them)
     this.veth(lb, LB_SERVER_LINK, sw, "lb", MAC.lbServer);
-    port("lb");
-    // client ── segment (DR/TUN replies)
-    this.veth(client, "c1", sw, "cl", MAC.clientSegment);
+    this.bridgePort("lb", "br0");
+    this.addClientSegmentLink();
+    rs.forEach((_, i) => this.addRealServer(i));
+  }
+
+  /** A bridge (no STP, no forwarding delay) in the switch namespace. */
+  protected bridge(name: string): void {
+    this.ip(this.ns.sw, "link", "add", name, "type", "bridge", "stp_state", "0", "forward_delay", "0");
+    this.ip(this.ns.sw, "link", "set", name, "up");
+  }
+
+  /** Puts the switch-side end `port` on bridge `br` and brings it up. */
+  protected bridgePort(port: string, br: string): void {
+    this.ip(this.ns.sw, "link", "set", port, "master", br);
+    this.ip(this.ns.sw, "link", "set", port, "up");
+  }
+
+  /** client c1 ── server segment (where DR/TUN replies arrive). */
+  protected addClientSegmentLink(): void {
+    const { client } = this.ns;
+    this.veth(client, "c1", this.ns.sw, "cl", MAC.clientSegment);
     this.ip(client, "addr", "add", `${CLIENT_SEGMENT_ADDR}/24`, "dev", "c1");
     this.ip(client, "link", "set", "c1", "up");
-    port("cl");
+    this.bridgePort("cl", "br0");
+  }
 
-    rs.forEach((n, i) => {
-      this.veth(n, "eth0", sw, `rs${i + 1}`, MAC.rs(i));
-      port(`rs${i + 1}`);
-      this.sysctl(n,
-        "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2",
-        "net.ipv4.conf.eth0.arp_ignore=1", "net.ipv4.conf.eth0.arp_announce=2",
-        "net.ipv4.conf.eth0.rp_filter=0", "net.ipv4.conf.lo.rp_filter=0");
-      this.ip(n, "addr", "add", `${rsAddr(i)}/24`, "dev", "eth0");
-      this.ip(n, "link", "set", "eth0", "up");
-      this.ip(n, "route", "add", "default", "via", LB_SERVER_ADDR, "dev", "eth0");
-      this.ip(n, "route", "add", CLIENT_NET, "via", CLIENT_SEGMENT_ADDR, "dev", "eth0", "table", String(DIRECT_TABLE));
-      this.ip(n, "rule", "add", "from", VIP_NET, "lookup", String(DIRECT_TABLE), "priority", "100");
-    });
+  /** Real server i on the server segment: default route via the balancer's server side, DR/TUN replies straight to the client. */
+  protected addRealServer(i: number): void {
+    const n = this.ns.rs[i];
+    this.veth(n, "eth0", this.ns.sw, `rs${i + 1}`, MAC.rs(i));
+    this.bridgePort(`rs${i + 1}`, "br0");
+    this.sysctl(n,
+      "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2",
+      "net.ipv4.conf.eth0.arp_ignore=1", "net.ipv4.conf.eth0.arp_announce=2",
+      "net.ipv4.conf.eth0.rp_filter=0", "net.ipv4.conf.lo.rp_filter=0");
+    this.ip(n, "addr", "add", `${rsAddr(i)}/24`, "dev", "eth0");
+    this.ip(n, "link", "set", "eth0", "up");
+    this.ip(n, "route", "add", "default", "via", LB_SERVER_ADDR, "dev", "eth0");
+    this.ip(n, "route", "add", CLIENT_NET, "via", CLIENT_SEGMENT_ADDR, "dev", "eth0", "table", String(DIRECT_TABLE));
+    this.ip(n, "rule", "add", "from", VIP_NET, "lookup", String(DIRECT_TABLE), "priority", "100");
   }
 
   /** Puts VIP (a /32 in 198.18.100.0/24) on lo of the given real servers (default all): DR and TUN. */
