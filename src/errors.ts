@@ -116,6 +116,9 @@ export const CODES = {
   BAD_SYNC_GROUP: "a sync group whose members are not valid",
   VRRP_IO: "VRRP packet I/O on a link failed",
 
+  // Connection sync (sync/).
+  SYNC_IO: "connection-sync packet I/O on a link failed",
+
   // The appliance image: boot state, update bundles, upgrades (image/).
   BAD_BOOT_STATE: "a boot state that does not encode",
   NO_BOOT_STATE: "no valid boot state",
