@@ -75,7 +75,15 @@ export function buildCli(): Command {
   program.command("demo")
     .description("build a topology in network namespaces, run the appliance with NAT, DR and TUN services, drive real traffic and show live counters (as root)")
     .option("--duration <s>", "seconds of traffic (Ctrl-C stops earlier)", (v) => parsePositive(v, "--duration"), 20)
+    .option("--ha", "two directors as a VRRP pair with connection sync: long-lived NAT and DR connections, the master killed half-way (exit 0 when none is lost)")
+    .option("--connections <n>", "with --ha: long-lived connections per service", (v) => parsePositive(v, "--connections"), 120)
+    .option("--advert-int <s>", "with --ha: VRRP advert interval in seconds", (v) => parseSeconds(v, "--advert-int"), 0.1)
     .action(async (o) => {
+      if (o.ha) {
+        const { runHaDemo } = await import("./demo/ha.js");
+        process.exitCode = await runHaDemo({ duration: o.duration, connections: o.connections, advertInt: o.advertInt });
+        return;
+      }
       const { runDemo } = await import("./demo/demo.js");
       process.exitCode = await runDemo({ duration: o.duration });
     });
@@ -91,6 +99,12 @@ export function buildCli(): Command {
     });
 
   return program;
+}
+
+function parseSeconds(v: string, what: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0.01 || n > 255) throw new Error(`${what} must be seconds between 0.01 and 255, not '${v}'`);
+  return n;
 }
 
 function parsePositive(v: string, what: string): number {

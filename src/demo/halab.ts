@@ -60,6 +60,8 @@ interface Keepalived {
 
 export class HaLab {
   readonly directors: (Appliance | null)[] = [null, null];
+  /** Why director d's `lvs_sync_daemon` line was refused (null: accepted). */
+  readonly syncError: (string | null)[] = [null, null];
   private readonly keepaliveds: (Keepalived | null)[] = [null, null];
   private readonly servers: NsProcess[] = [];
   private readonly echoes: (NsProcess | null)[] = [null, null];
@@ -98,7 +100,16 @@ export class HaLab {
     if (this.directors[d]) throw new Error(`director ${d + 1} is running`);
     const a = await Appliance.start(this.topo, { ns: this.topo.lbs[d], args: this.opts.weirArgs, log: (l) => this.log(`lb${d + 1}: ${l}`) });
     this.directors[d] = a;
-    await a.ctlAll(directorConfig(d, { ...this.opts, ...extra }));
+    for (const line of directorConfig(d, { ...this.opts, ...extra })) {
+      if (!line.startsWith("lvs_sync_daemon ")) {
+        await a.ctl(line);
+        continue;
+      }
+      // Without sync the pair still fails over (and loses the connections): say so rather than refuse to run.
+      const r = await a.tryCtl(line);
+      this.syncError[d] = r.ok ? null : r.text;
+      if (!r.ok) this.log(`lb${d + 1}: connection sync refused: ${r.text}`);
+    }
     return a;
   }
 
