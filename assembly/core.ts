@@ -36,6 +36,7 @@ import { echoReply } from "./xmit/icmpgen";
 import { handleIcmpError } from "./xmit/icmperr";
 import { v4addr, toV128, fromV128, afOf } from "./util/bytes";
 import * as O from "./xmit/offload";
+import { syncOn, logEntry } from "./conn/synclog";
 
 /** Processes one frame. Output (if any) is left in the output slot; see xmit/verdict. */
 export function processFrame(inP: usize, inLen: u32, inLink: i32, outP: usize, outCap: u32, now: u32): i32 {
@@ -147,7 +148,7 @@ function serviceFor<A>(proto: u8, daddr: A): Service | null {
 // ---- connection setup ----
 
 /** Maps a client address under the persistence netmask (-M). */
-@inline function maskClient<A>(a: A, svc: Service): A {
+@inline export function maskClient<A>(a: A, svc: Service): A {
   if (isVector<A>()) {
     const len = svc.netmask; // prefix length for IPv6
     if (len >= 128) return a;
@@ -198,8 +199,11 @@ function newConn<A>(svc: Service, inP: usize, lk: Link, outP: usize, outCap: u32
         CF_TEMPLATE | (<u16>d!.fwd << CF_FWD_SHIFT), d!.id, NONE, now + svc.timeoutMs, now);
       if (ti == NONE) return drop(D.R_CONN_TABLE_FULL);
       bindConn(d!, true, false);
+      if (syncOn) logEntry<A>(t, ti, now);
     } else {
+      const left = <i32>(t.expires(ti) - now);
       t.setExpires(ti, now + svc.timeoutMs);
+      if (syncOn && left < <i32>(svc.timeoutMs >> 1)) logEntry<A>(t, ti, now); // as track(): re-sent once per half timeout
     }
     control = ti;
   } else {
@@ -239,10 +243,18 @@ function pick<A>(svc: Service): DestState | null {
 
 // ---- established connections ----
 
-/** TCP state machine step and timer refresh for a packet of connection i. */
+/**
+ * TCP state machine step and timer refresh for a packet of connection i.
+ * With connection sync on (conn/synclog.ts) the entry is logged when its
+ * state changed, or when its timer had run down past half its timeout: so a
+ * new entry (inserted with no time left) is logged at its first packet, and
+ * a busy long-lived one at least once per half timeout, which keeps the
+ * backup's copy alive while this one lives, at no per-entry cost.
+ */
 @inline function track<A>(t: ConnTable<A>, i: u32, dir: u32, now: u32): void {
   const proto = t.proto(i);
   let timeout: u32;
+  let changed = false;
   if (proto == IPPROTO_TCP) {
     let flags = t.flags(i);
     let d = dir;
@@ -260,12 +272,19 @@ function pick<A>(svc: Service): DestState | null {
         }
       }
       t.setState(i, ns);
+      changed = true;
     }
     timeout = S.tcpTimeout(ns);
   } else if (proto == IPPROTO_UDP) {
     timeout = S.udpTimeout;
   } else {
     timeout = S.icmpTimeout;
+  }
+  if (syncOn) {
+    const left = <i32>(t.expires(i) - now);
+    t.setExpires(i, now + timeout);
+    if (changed || left < <i32>(timeout >> 1)) logEntry<A>(t, i, now);
+    return;
   }
   t.setExpires(i, now + timeout);
 }

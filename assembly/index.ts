@@ -179,3 +179,27 @@ export function gsoSegment(p: usize, len: u32, flags: u32, k: u32, dst: usize, c
 import { probe as neighProbeAt } from "./net/probe";
 /** Probes the address at ARG_ADDR; the link id whose TX ring got a solicitation, or -1. */
 export function neighProbe(af: u8, now: u32): i32 { return neighProbeAt(af, api.argAddr(af), now); }
+
+// ---- connection sync (issue 12; see assembly/conn/synclog.ts and conn/sync.ts) ----
+import * as SL from "./conn/synclog";
+import * as SY from "./conn/sync";
+/** Starts (the log ring of capacity entries allocated at the first start) or stops logging connection changes; the ring's bytes, 0 when capacity is unusable. */
+export function connSyncSet(on: bool, capacity: u32): usize { return SL.setSync(on, capacity); }
+/** Up to max logged changes as wire records at out (ENTRY_SIZE bytes each), oldest first; how many. */
+export function connSyncTake(out: usize, max: u32): u32 { return SL.take(out, max); }
+/** Changes logged and not yet taken. */
+export function connSyncPending(): u32 { return SL.pending(); }
+/** Counters since load: 0 logged, 1 lost (log full), 2 installed, 3 refused. */
+export function connSyncStat(which: i32): u64 {
+  if (which == 0) return SL.logged;
+  if (which == 1) return SL.lost;
+  if (which == 2) return SL.installed;
+  return SL.refused;
+}
+/** Up to max records of the af table's live templates or connections from index from, at out; how many. connExportNext() says where to go on. */
+export function connExport(af: u8, templates: bool, from: u32, now: u32, out: usize, max: u32): u32 {
+  return SY.exportBatch(af, templates, from, now, out, max);
+}
+export function connExportNext(): u32 { return SY.exportNext; }
+/** Installs n records at buf (templates first); how many were installed (the rest are counted refused). */
+export function connInstall(buf: usize, n: u32, now: u32): u32 { return SY.install(buf, n, now); }

@@ -35,6 +35,8 @@ export const CODES = {
   TX_CLOSED: "a transaction used after its end",
   TEST_PICK: "a test scheduling call failed",
   TEST_SET_CONNS: "a test connection-count call failed",
+  SYNC_RECORDS: "connection-sync records that are not whole, or of an unknown kind",
+  SYNC_LOG: "a connection-sync log size out of range",
   BAD_MAC: "not a link-layer address",
   NO_MEMORY: "no room in the data plane's memory",
   NO_DEVICE: "no such network device",

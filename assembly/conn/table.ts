@@ -209,6 +209,39 @@ export const CF_FWD_SHIFT: u16 = 8; // forwarding method in bits 8..9
     return i;
   }
 
+  /**
+   * Points entry i at another real server (connection sync: the peer's entry
+   * names a different one). The out-hash covers the real server, so a NAT
+   * entry is unhashed and hashed again; binding counters are the caller's.
+   */
+  rebind(i: u32, daddr: A, dport: u16, destId: u32, flags: u16): void {
+    const f = this.flags(i);
+    if (f & CF_HASHED_OUT) {
+      this.unlinkFrom(this.outHeads, this.hOut(this.proto(i), this.daddr(i), this.dport(i), this.caddr(i), this.cport(i)), i, true);
+    }
+    const p = this.e(i);
+    store<A>(p + 2 * sizeof<A>(), daddr);
+    store<u16>(p + this.o + 4, dport);
+    store<u32>(p + this.o + 12, destId);
+    this.setFlags(i, flags | CF_USED);
+    if (flags & CF_HASHED_OUT) {
+      const ho = <usize>this.hOut(this.proto(i), daddr, dport, this.caddr(i), this.cport(i)) << 2;
+      this.setNextOut(i, load<u32>(this.outHeads + ho));
+      store<u32>(this.outHeads + ho, i);
+    } else {
+      this.setNextOut(i, NONE);
+    }
+  }
+
+  /** Puts entry i under template c (connection sync links an installed connection late). */
+  setControl(i: u32, c: u32): void {
+    const old = this.control(i);
+    if (old == c) return;
+    if (old != NONE && (this.flags(old) & CF_USED) != 0) this.setNControl(old, this.nControl(old) - 1);
+    store<u32>(this.e(i) + this.o + 20, c);
+    if (c != NONE) this.setNControl(c, this.nControl(c) + 1);
+  }
+
   private unlinkFrom(heads: usize, h: u32, i: u32, out: bool): void {
     const hp = heads + (<usize>h << 2);
     let cur = load<u32>(hp);

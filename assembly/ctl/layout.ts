@@ -18,6 +18,7 @@ import * as D from "../svc/dest";
 import * as C from "../conn/table";
 import * as Cs from "../conn/state";
 import * as N from "../net/neigh";
+import * as Sl from "../conn/synclog";
 
 @final class Entry {
   constructor(readonly name: string, readonly value: i32) {}
@@ -72,6 +73,8 @@ const TABLE: StaticArray<Entry> = [
   e("tcpState.SYN_RECV", Cs.S_SYN_RECV), e("tcpState.FIN_WAIT", Cs.S_FIN_WAIT), e("tcpState.TIME_WAIT", Cs.S_TIME_WAIT),
   e("tcpState.CLOSE", Cs.S_CLOSE), e("tcpState.CLOSE_WAIT", Cs.S_CLOSE_WAIT), e("tcpState.LAST_ACK", Cs.S_LAST_ACK),
   e("tcpState.LISTEN", Cs.S_LISTEN), e("tcpState.SYNACK", Cs.S_SYNACK),
+  // Connection-sync wire record (conn/synclog.ts; src/sync/entry.ts checks its size at load).
+  e("sync.entrySize", Sl.ENTRY_SIZE),
   // Neighbour states, as neighRead() returns them (net/neigh.ts), by iproute2's names.
   e("neighState.incomplete", N.NUD_INCOMPLETE), e("neighState.reachable", N.NUD_REACHABLE),
   e("neighState.permanent", N.NUD_PERMANENT),

@@ -26,6 +26,7 @@ import { controlError, WeirError } from "./errors.js";
 import { parseAddr, formatAddr, parseMac, formatMac, type Family } from "./addr.js";
 import { Batch } from "./batch.js";
 import { Yielder, sliced, unsliced, type Pause } from "../util/yield.js";
+import { ENTRY_SIZE } from "../sync/entry.js";
 
 export type Proto = "tcp" | "udp";
 export type ServiceKey = { proto: Proto; addr: string; port: number } | { fwmark: number; af?: Family };
@@ -68,6 +69,24 @@ export interface LoadOptions {
    * more when the connection tables need it (see defaultMemoryBytes).
    */
   memoryBytes?: number;
+  /**
+   * Connection sync: entries of the change log (setConnSync), allocated at the
+   * first start, 96 bytes each (768 KiB for the default 8192, inside the
+   * 256 MiB defaultMemoryBytes leaves for everything but the tables).
+   */
+  syncLogCapacity?: number;
+}
+
+/** Connection-sync counters since load (summed over workers). */
+export interface ConnSyncStats {
+  /** Changes put in the log (creations, state changes, refreshes). */
+  logged: number;
+  /** Changes dropped because the log was full (a bulk resync covers them). */
+  lost: number;
+  /** Records from the peer installed (new entries or updates). */
+  installed: number;
+  /** Records from the peer refused: malformed, service or real server not configured here, or table full. */
+  refused: number;
 }
 
 /**
@@ -165,6 +184,48 @@ export interface DataPlaneApi {
   connTableSize(af?: Family): number;
   /** ipvsadm -L -c: the connection entries at time now (the data-plane clock), read in slices. */
   allConnections(now: number, af?: Family): Promise<ConnEntry[]>;
+
+  // ---- connection sync (issue 12; records are src/sync/entry.ts's) ----
+  /**
+   * Starts (true) or stops logging creations, state changes and refreshes of
+   * connection entries and templates (a refresh: a packet for an entry whose
+   * timer had run down past half its timeout). Off by default: no cost when
+   * off. Starting drops what an earlier period left untaken; stopping keeps
+   * it for a last takeConnChanges(). With workers: every worker, later ones too.
+   */
+  setConnSync(on: boolean): void;
+  /**
+   * The records logged since the last call (ENTRY_SIZE bytes each,
+   * concatenated; a record's time left counts from the change), and how many
+   * changes were lost to a full log since the last call. With workers: every worker's.
+   */
+  takeConnChanges(): Promise<{ records: Uint8Array; lost: number }>;
+  /**
+   * Every live entry as records, templates first (so the peer links
+   * connections to them), at time now: a backup's bulk resync. Read in
+   * slices with event-loop turns, so forwarding goes on for big tables.
+   */
+  exportConnections(now: number): Promise<Uint8Array>;
+  /**
+   * Installs the peer's records with their timers (expires = now +
+   * timeoutMs); an entry that exists is updated (state, timer, real server).
+   * Records whose service or real server is not configured here, malformed
+   * ones (kind, family) and ones that find the table full are refused and
+   * counted. Installing logs nothing (a backup never echoes). A length that
+   * is not a multiple of ENTRY_SIZE is WEIR_ERR_SYNC_RECORDS, nothing
+   * installed. With workers: a connection goes to the worker that owns it by
+   * the steering rule, a template to every worker.
+   */
+  installConnections(records: Uint8Array, now: number): Promise<{ installed: number; refused: number }>;
+  /** Counters since load (with workers: summed, the workers' as of their last sync reply). */
+  connSyncStats(): ConnSyncStats;
+}
+
+/** Refuses a records buffer that is not whole records. */
+export function checkRecords(records: Uint8Array): void {
+  if (records.length % ENTRY_SIZE !== 0) {
+    throw new WeirError("WEIR_ERR_SYNC_RECORDS", `connection-sync records: ${records.length} bytes is not a multiple of ${ENTRY_SIZE}`);
+  }
 }
 
 /** transactionChunked() over beginTransaction(): the one path for either implementation. */
@@ -209,6 +270,8 @@ export class DataPlane implements DataPlaneApi {
     const cap4 = opts.connCapacity ?? 65536, cap6 = opts.connCapacity6 ?? 4096;
     const x = await instantiate(opts.debug ?? false, opts.memoryBytes ?? defaultMemoryBytes(cap4, cap6));
     const dp = new DataPlane(x);
+    dp.syncLogCapacity = opts.syncLogCapacity ?? 8192;
+    if (dp.layout.sync.entrySize !== ENTRY_SIZE) throw new Error(`the data plane's sync record is ${dp.layout.sync.entrySize} bytes, src/sync/entry.ts says ${ENTRY_SIZE}`);
     dp.check(x.init(cap4, cap6, opts.seed ?? (Math.random() * 2 ** 32) >>> 0), "init");
     return dp;
   }
@@ -614,6 +677,96 @@ export class DataPlane implements DataPlaneApi {
     };
   }
 
+  // ---- connection sync (assembly/conn/synclog.ts, conn/sync.ts) ----
+
+  private syncLogCapacity = 8192;
+  /** Records exchanged with the data plane per call (the area is allocated at first use). */
+  private static readonly SYNC_BATCH = 512;
+  private syncArea = 0;
+  /** The lost counter at the last takeConnChanges(). */
+  private lostTaken = 0;
+
+  private syncBuf(): number {
+    if (!this.syncArea) this.syncArea = this.x.allocBuffer(DataPlane.SYNC_BATCH * ENTRY_SIZE, 16);
+    return this.syncArea;
+  }
+  private syncStat(i: number): number { return Number(this.x.connSyncStat(i)); }
+
+  setConnSync(on: boolean): void {
+    if (this.x.connSyncSet(on, this.syncLogCapacity) === 0 && on) {
+      throw new WeirError("WEIR_ERR_SYNC_LOG", `connection-sync log of ${this.syncLogCapacity} entries: must be 1 to 1048576`);
+    }
+  }
+
+  /** takeConnChanges(), at once. */
+  takeConnChangesNow(): { records: Uint8Array; lost: number } {
+    const parts: Uint8Array[] = [];
+    const buf = this.syncBuf();
+    for (;;) {
+      const n = this.x.connSyncTake(buf, DataPlane.SYNC_BATCH);
+      if (n === 0) break;
+      parts.push(new Uint8Array(this.x.memory.buffer, buf, n * ENTRY_SIZE).slice());
+    }
+    const lost = this.syncStat(1);
+    const since = lost - this.lostTaken;
+    this.lostTaken = lost;
+    return { records: joinBytes(parts), lost: since };
+  }
+
+  async takeConnChanges(): Promise<{ records: Uint8Array; lost: number }> { return this.takeConnChangesNow(); }
+
+  /** exportConnections() with a turn whenever pause is due. */
+  async exportConnectionsSliced(now: number, pause: Pause): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    const buf = this.syncBuf();
+    for (const templates of [true, false]) {
+      for (const af of [4, 6] as Family[]) {
+        const cap = this.x.connTableCapacity(af);
+        let from = 0;
+        while (from < cap) {
+          const n = this.x.connExport(af, templates, from, now >>> 0, buf, DataPlane.SYNC_BATCH);
+          if (n > 0) parts.push(new Uint8Array(this.x.memory.buffer, buf, n * ENTRY_SIZE).slice());
+          from = this.x.connExportNext();
+          if (pause.due()) await pause.next();
+        }
+      }
+    }
+    return joinBytes(parts);
+  }
+
+  exportConnections(now: number): Promise<Uint8Array> { return this.exportConnectionsSliced(now, new Yielder()); }
+
+  /** installConnections(), at once (a batch of records between two packet batches). */
+  installConnectionsNow(records: Uint8Array, now: number): { installed: number; refused: number } {
+    checkRecords(records);
+    const buf = this.syncBuf();
+    let installed = 0;
+    const total = records.length / ENTRY_SIZE;
+    for (let k = 0; k < total; k += DataPlane.SYNC_BATCH) {
+      const n = Math.min(DataPlane.SYNC_BATCH, total - k);
+      new Uint8Array(this.x.memory.buffer, buf, n * ENTRY_SIZE).set(records.subarray(k * ENTRY_SIZE, (k + n) * ENTRY_SIZE));
+      installed += this.x.connInstall(buf, n, now >>> 0);
+    }
+    return { installed, refused: total - installed };
+  }
+
+  async installConnections(records: Uint8Array, now: number): Promise<{ installed: number; refused: number }> {
+    checkRecords(records);
+    const pause = new Yielder();
+    let installed = 0, refused = 0;
+    const step = DataPlane.SYNC_BATCH * ENTRY_SIZE;
+    for (let off = 0; off < records.length; off += step) {
+      const r = this.installConnectionsNow(records.subarray(off, off + step), now);
+      installed += r.installed; refused += r.refused;
+      if (pause.due()) await pause.next();
+    }
+    return { installed, refused };
+  }
+
+  connSyncStats(): ConnSyncStats {
+    return { logged: this.syncStat(0), lost: this.syncStat(1), installed: this.syncStat(2), refused: this.syncStat(3) };
+  }
+
   /** A set of frame slots and descriptors in the data plane's memory. */
   createBatch(capacity: number, slotSize = 2048): Batch {
     const desc = this.x.allocBuffer(capacity * this.layout.desc.size, 64);
@@ -660,4 +813,13 @@ function networkOf(af: Family, addr: Uint8Array, len: number): Uint8Array {
     n[i] &= (0xff << (8 - keep)) & 0xff;
   }
   return n;
+}
+
+/** The parts end to end. */
+export function joinBytes(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) { out.set(p, off); off += p.length; }
+  return out;
 }

@@ -25,6 +25,7 @@ const FIELDS = {
   fwd: ["NAT", "TUN", "DR"],
   conn: ["size", "af", "proto", "state", "fwd", "flags", "cport", "vport", "dport", "expires", "caddr", "vaddr", "daddr"],
   connFlag: ["TEMPLATE"],
+  sync: ["entrySize"],
 } as const;
 type Fields = typeof FIELDS;
 
