@@ -7,7 +7,13 @@
 import { describe, it, expect } from "vitest";
 import { makeAppliance, type Appliance, CLIENT, CLIENT6, CLIENT_MAC, LB0_MAC, LB1_MAC, VIP, VIP6, RS, RS6, RS_MAC } from "../helpers/appliance.js";
 import { tcp4Frame, tcp6Frame, udp4Frame, parseFrame, verifyChecksums } from "../helpers/frames.js";
-import type { ServiceKey } from "../../src/dataplane/dataplane.js";
+import { DataPlane, type ServiceKey } from "../../src/dataplane/dataplane.js";
+import { steerOwner } from "../../src/dataplane/steer/model.js";
+import { recordOwner, splitRecords } from "../../src/dataplane/replica/syncroute.js";
+import { MirrorState } from "../../src/dataplane/replica/state.js";
+import { applyOp, type DpOp } from "../../src/dataplane/replica/ops.js";
+import { RemoteStats } from "../../src/dataplane/replica/remote.js";
+import { ReplicatedDataPlane, type SyncPeers } from "../../src/dataplane/replica/replicated.js";
 import { ENTRY_SIZE } from "../../src/sync/entry.js";
 import { decodeEntries, decodeEntry, encodeEntry, type SyncEntry } from "../../src/sync/record.js";
 
@@ -268,5 +274,103 @@ describe("export and install (exportConnections / installConnections)", () => {
     const got = decodeEntries(await a.dp.exportConnections(1000));
     expect(got.length).toBe(n);
     expect(new Set(got.map((e) => e.cport)).size).toBe(n);
+  });
+});
+
+describe("with workers: records routed by the steering rule (replica/syncroute.ts)", () => {
+  const clients = Array.from({ length: 24 }, (_, i) => `198.18.0.${20 + i}`);
+
+  it("a record's owner is the worker the steering model gives the client's own packet, for either family, protocol and steering mode", () => {
+    for (const workers of [2, 3, 4]) {
+      for (const byAddressOnly of [false, true]) {
+        const steer = { workers, natReals: RS, byAddressOnly };
+        clients.forEach((c, i) => {
+          const sport = 1024 + 97 * i;
+          const t4 = tcp4Frame({ ethSrc: CLIENT_MAC, ethDst: LB0_MAC, src: c, dst: VIP, sport, dport: 80, flags: "A" });
+          expect(recordOwner(encodeEntry({ caddr: c, cport: sport, vaddr: VIP, vport: 80, daddr: RS[0], dport: 8080 }), steer)).toBe(steerOwner(t4, steer));
+          const u4 = udp4Frame({ ethSrc: CLIENT_MAC, ethDst: LB0_MAC, src: c, dst: VIP, sport, dport: 53 });
+          expect(recordOwner(encodeEntry({ proto: 17, caddr: c, cport: sport, vaddr: VIP, vport: 53, daddr: RS[0], dport: 5353 }), steer)).toBe(steerOwner(u4, steer));
+          const c6addr = `2001:db8::${(i + 16).toString(16)}`;
+          const t6 = tcp6Frame({ ethSrc: CLIENT_MAC, ethDst: LB0_MAC, src: c6addr, dst: VIP6, sport, dport: 80, flags: "A" });
+          expect(recordOwner(encodeEntry({ caddr: c6addr, cport: sport, vaddr: VIP6, vport: 80, daddr: RS6[0], dport: 8080 }), steer)).toBe(steerOwner(t6, steer));
+        });
+      }
+    }
+  });
+
+  it("two replicas installing their shares of a master's export: each connection's next packet and its NAT reply are forwarded by the worker the rule steers them to", async () => {
+    const master = await director({ persistent: 0 });
+    const conns = clients.slice(0, 12).map((c, i) => ({ c, sport: 2000 + i }));
+    for (const { c, sport } of conns) {
+      forwarded(master.send(c4(sport, 80, "S", c), 0, 1000));
+      forwarded(master.send(c4(sport, 80, "A", c), 0, 1100));
+    }
+    const steer = { workers: 2, natReals: RS, byAddressOnly: false };
+    const shares = splitRecords(await master.dp.exportConnections(2000), steer);
+    const w = [await director(), await director()];
+    for (const x of w) for (const { c } of conns) x.dp.setNeighbour(0, c, CLIENT_MAC);
+    for (let k = 0; k < 2; k++) {
+      await w[k].dp.installConnections(shares[k].templates, 2000);
+      await w[k].dp.installConnections(shares[k].conns, 2000);
+    }
+    expect(w[0].dp.connCount() + w[1].dp.connCount()).toBe(conns.length);
+    expect(Math.min(w[0].dp.connCount(), w[1].dp.connCount())).toBeGreaterThan(0);
+    const listed = master.dp.connections(2000);
+    for (const { c, sport } of conns) {
+      const ack = c4(sport, 80, "A", c);
+      const owner = steerOwner(ack, steer) as number;
+      const rs = RS.indexOf(listed.find((e) => e.caddr === c && e.cport === sport)!.daddr);
+      expect(forwarded(w[owner].send(ack, 0, 3000)).ip!.dst).toBe(RS[rs]);
+      expect(w[1 - owner].send(ack, 0, 3000).verdict).toBe(LOCAL);
+      const reply = tcp4Frame({ ethSrc: RS_MAC[rs], ethDst: LB1_MAC, src: RS[rs], dst: c, sport: 8080, dport: sport, flags: "A" });
+      expect(steerOwner(reply, steer)).toBe(owner);
+      expect(forwarded(w[owner].send(reply, 1, 3000)).ip!.src).toBe(VIP);
+    }
+  });
+
+  it("templates go to every worker; malformed records to worker 0, which refuses them", () => {
+    const steer = { workers: 3, natReals: RS, byAddressOnly: true };
+    const t = encodeEntry({ kind: "template", caddr: CLIENT, vaddr: VIP, vport: 80, daddr: RS[0], dport: 8080, timeoutMs: 1000 });
+    const bad = Uint8Array.from(t); bad[0] = 9;
+    const recs = new Uint8Array(ENTRY_SIZE * 2);
+    recs.set(t, 0); recs.set(bad, ENTRY_SIZE);
+    const shares = splitRecords(recs, steer);
+    expect(shares.map((s) => [s.templates.length, s.conns.length])).toEqual([[ENTRY_SIZE, ENTRY_SIZE], [ENTRY_SIZE, 0], [ENTRY_SIZE, 0]]);
+  });
+
+  it("setConnSync is kept in the replayed state: a worker started later logs too", async () => {
+    const state = new MirrorState();
+    state.apply({ m: "setConnSync", a: [true] });
+    const fresh = await director();
+    for (const op of state.snapshotOps()) await applyOp(fresh.dp, op, { due: () => false, next: async () => {} });
+    forwarded(fresh.send(c4(1001, 80, "S"), 0));
+    expect((await changes(fresh)).entries.length).toBe(1);
+    state.apply({ m: "setConnSync", a: [false] });
+    expect(state.snapshotOps().some((o) => o.m === "setConnSync")).toBe(false);
+  });
+
+  it("ReplicatedDataPlane: setConnSync is mirrored; installs go to the workers, exports put every instance's templates first, counters add up", async () => {
+    const local = await DataPlane.load({ connCapacity: 64, connCapacity6: 16, seed: 1 });
+    const ops: DpOp[] = [];
+    const tmpl = encodeEntry({ kind: "template", caddr: CLIENT, vaddr: VIP, vport: 80, daddr: RS[0], dport: 8080, timeoutMs: 1000 });
+    const conn = encodeEntry({ caddr: CLIENT, cport: 5, vaddr: VIP, vport: 80, daddr: RS[0], dport: 8080, timeoutMs: 1000 });
+    const installed: Uint8Array[] = [];
+    const peers: SyncPeers = {
+      take: async () => ({ parts: [conn], lost: 3 }),
+      exportAll: async () => [conn, tmpl],
+      install: async (r) => { installed.push(r); return { installed: 1, refused: 0 }; },
+      stats: () => ({ logged: 1, lost: 3, installed: 1, refused: 0 }),
+    };
+    const remote = new RemoteStats(async () => [], () => ({ seq: 0, index: new Map() }));
+    const dp = new ReplicatedDataPlane(local, (op) => ops.push(op), remote, peers);
+    dp.setConnSync(true);
+    expect(ops).toEqual([{ m: "setConnSync", a: [true] }]);
+    expect(await dp.takeConnChanges()).toEqual({ records: conn, lost: 3 });
+    expect(decodeEntries(await dp.exportConnections(0)).map((e) => e.kind)).toEqual(["template", "conn"]);
+    expect(await dp.installConnections(conn, 0)).toEqual({ installed: 1, refused: 0 });
+    expect(installed).toEqual([conn]);
+    expect(local.connCount()).toBe(0); // the control instance forwards nothing with workers
+    await expect(dp.installConnections(conn.subarray(1), 0)).rejects.toMatchObject({ code: "WEIR_ERR_SYNC_RECORDS" });
+    expect(dp.connSyncStats()).toEqual({ logged: 1, lost: 3, installed: 1, refused: 0 });
   });
 });

@@ -1,6 +1,6 @@
 // What the supervisor (pool.ts) and its data-plane workers (worker.ts) say to each other.
 
-import type { LoadOptions, ConnEntry } from "../dataplane.js";
+import type { LoadOptions, ConnEntry, ConnSyncStats } from "../dataplane.js";
 import type { IoOptions } from "../io.js";
 import type { Family } from "../addr.js";
 import type { DpOp, TxOp } from "./ops.js";
@@ -38,6 +38,10 @@ export type ToWorker =
   | { t: "detach"; req: number; dev: string }
   | { t: "steer"; steer: SteerState }
   | { t: "conns"; req: number; af?: Family }
+  // Connection sync (replicated.ts): the worker's logged changes, its table as records, or records to install (templates first).
+  | { t: "syncTake"; req: number }
+  | { t: "syncExport"; req: number; now: number }
+  | { t: "syncInstall"; req: number; now: number; templates: Uint8Array; conns: Uint8Array }
   | { t: "stop"; req: number }
   | { t: "crash" };
 
@@ -46,6 +50,16 @@ export type FromWorker =
   | { t: "applied"; seq: number }
   /** A part of a streaming transaction was staged: the next may come. */
   | { t: "part" }
-  | { t: "done"; req: number; error?: string; value?: ConnEntry[] }
+  | { t: "done"; req: number; error?: string; value?: ConnEntry[]; sync?: SyncReply }
   | { t: "stats"; snap: Snapshot }
   | { t: "gone"; dev: string; error: string };
+
+/** A worker's answer to a sync request, with its counters since it started. */
+export interface SyncReply {
+  records?: Uint8Array;
+  lost?: number;
+  /** syncInstall: templates and connections installed. */
+  templates?: number;
+  conns?: number;
+  stats: ConnSyncStats;
+}

@@ -10,7 +10,7 @@ import { destId as destKey, normalAddr, serviceId as serviceKey } from "../../ke
 /** One operation inside a transaction (Transaction's methods and their arguments). */
 export type TxOp = { [M in keyof Transaction]: { m: M; a: Parameters<Transaction[M]> } }[keyof Transaction];
 
-type Direct = Pick<DataPlaneApi, "setTimeouts" | "setLink" | "deleteLink" | "addAddress" | "deleteAddress" | "setAddressOwned" | "addRoute" | "deleteRoute" | "setNeighbour" | "zeroStats">;
+type Direct = Pick<DataPlaneApi, "setTimeouts" | "setLink" | "deleteLink" | "addAddress" | "deleteAddress" | "setAddressOwned" | "addRoute" | "deleteRoute" | "setNeighbour" | "zeroStats" | "setConnSync">;
 
 /** A change: a whole transaction, or one of the calls outside transactions. */
 export type DpOp = { m: "tx"; ops: TxOp[] } | { [M in keyof Direct]: { m: M; a: Parameters<Direct[M]> } }[keyof Direct];

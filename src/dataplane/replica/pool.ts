@@ -13,8 +13,10 @@
 import { Worker } from "node:worker_threads";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { DataPlane, LoadOptions, ConnEntry } from "../dataplane.js";
-import { ReplicatedDataPlane } from "./replicated.js";
+import type { DataPlane, LoadOptions, ConnEntry, ConnSyncStats } from "../dataplane.js";
+import { ReplicatedDataPlane, type SyncPeers } from "./replicated.js";
+import { splitRecords } from "./syncroute.js";
+import { ENTRY_SIZE } from "../../sync/entry.js";
 import type { Family } from "../addr.js";
 import type { Logger } from "../../log.js";
 import type { DpOp } from "./ops.js";
@@ -96,7 +98,64 @@ export class WorkerPool {
 
   /** The data plane the supervisor uses: dp (the control instance), its changes mirrored to the workers, their figures added to its own. */
   wrap(dp: DataPlane): ReplicatedDataPlane {
-    return new ReplicatedDataPlane(dp, (op) => this.push(op), this.remote);
+    return new ReplicatedDataPlane(dp, (op) => this.push(op), this.remote, this.syncPeers);
+  }
+
+  // ---- connection sync: the workers' logs, tables and installs (replicated.ts) ----
+
+  /** Each worker's sync counters as of its last sync reply (kept when it dies: totals never go back). */
+  private readonly syncSeen = new Map<number, ConnSyncStats>();
+  private readonly syncRetired: ConnSyncStats = { logged: 0, lost: 0, installed: 0, refused: 0 };
+
+  private noteSync(r: FromWorker & { t: "done" }, slot: number): void {
+    if (r.sync) this.syncSeen.set(slot, r.sync.stats);
+  }
+
+  readonly syncPeers: SyncPeers = {
+    take: async () => {
+      const replies = await this.askEach((req) => ({ t: "syncTake", req }));
+      for (const [slot, r] of replies) this.noteSync(r, slot);
+      const ok = [...replies.values()].filter((r) => r.sync);
+      return { parts: ok.map((r) => r.sync!.records!), lost: ok.reduce((n, r) => n + (r.sync!.lost ?? 0), 0) };
+    },
+    exportAll: async (now) => {
+      const replies = await this.askEach((req) => ({ t: "syncExport", req, now }));
+      for (const [slot, r] of replies) this.noteSync(r, slot);
+      return [...replies.values()].flatMap((r) => (r.sync?.records ? [r.sync.records] : []));
+    },
+    install: async (records, now) => {
+      // The steering as the workers' filters have it now: a record goes where its client's next packet will.
+      const shares = splitRecords(records, this.steer);
+      const replies = await this.askEach((req, slot) => ({ t: "syncInstall", req, now, ...shares[slot.index] }));
+      let conns = 0, templates = 0;
+      for (const [slot, r] of replies) {
+        this.noteSync(r, slot);
+        conns += r.sync?.conns ?? 0;
+        // A template goes to every worker: it counts once, as installed where it was installed.
+        templates = Math.max(templates, r.sync?.templates ?? 0);
+      }
+      // A worker that is down installs nothing: its records count as refused (the next resync brings them).
+      const total = records.length / ENTRY_SIZE;
+      return { installed: conns + templates, refused: total - conns - templates };
+    },
+    stats: () => {
+      const out = { ...this.syncRetired };
+      for (const s of this.syncSeen.values()) {
+        out.logged += s.logged; out.lost += s.lost; out.installed += s.installed; out.refused += s.refused;
+      }
+      return out;
+    },
+  };
+
+  /** ask(), each answer by its worker's index. */
+  private async askEach(make: (req: number, slot: Slot) => ToWorker): Promise<Map<number, FromWorker & { t: "done" }>> {
+    const live = this.slots.filter((s) => s.worker);
+    const answers = await Promise.all(live.map((slot) => new Promise<FromWorker & { t: "done" }>((resolve) => {
+      const req = ++this.req;
+      this.pending.set(req, { slot, resolve });
+      this.post(slot, make(req, slot));
+    })));
+    return new Map(live.map((s, i) => [s.index, answers[i]]));
   }
 
   /** Starts every worker and waits until each has replayed the configuration. */
@@ -159,6 +218,12 @@ export class WorkerPool {
   /** A worker died: its counters stay in the totals, and it comes back (backing off if it keeps dying). */
   private restart(slot: Slot, code: number): void {
     this.remote.retire(slot.index);
+    const seen = this.syncSeen.get(slot.index);
+    if (seen) {
+      this.syncSeen.delete(slot.index);
+      const r = this.syncRetired;
+      r.logged += seen.logged; r.lost += seen.lost; r.installed += seen.installed; r.refused += seen.refused;
+    }
     const t = Date.now();
     slot.crashes = slot.crashes.filter((c) => t - c < 60_000).concat(t);
     const delay = slot.crashes.length > 5 ? 5000 : 100;

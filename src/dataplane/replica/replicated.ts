@@ -8,11 +8,20 @@
 // An op holds the caller's argument objects, as given: callers hand over
 // fresh keys and specs (the config model does) and do not change them later.
 
-import { applyChunked, type BatchStats, type ConnEntry, type Counters, type DataPlane, type DataPlaneApi, type DestCounters, type DestSpec, type FwdName, type Neighbour, type ServiceKey, type StagedTransaction, type Transaction } from "../dataplane.js";
+import { applyChunked, checkRecords, joinBytes, type BatchStats, type ConnEntry, type ConnSyncStats, type Counters, type DataPlane, type DataPlaneApi, type DestCounters, type DestSpec, type FwdName, type Neighbour, type ServiceKey, type StagedTransaction, type Transaction } from "../dataplane.js";
+import { templatesFirst } from "./syncroute.js";
 import type { Family } from "../addr.js";
 import type { Pause } from "../../util/yield.js";
 import type { DpOp, TxOp } from "./ops.js";
 import type { RemoteStats } from "./remote.js";
+
+/** Connection sync with the workers (pool.ts): their logs, their tables, installs routed by the steering rule. */
+export interface SyncPeers {
+  take(): Promise<{ parts: Uint8Array[]; lost: number }>;
+  exportAll(now: number): Promise<Uint8Array[]>;
+  install(records: Uint8Array, now: number): Promise<{ installed: number; refused: number }>;
+  stats(): ConnSyncStats;
+}
 
 export class ReplicatedDataPlane implements DataPlaneApi {
   constructor(
@@ -22,6 +31,8 @@ export class ReplicatedDataPlane implements DataPlaneApi {
     private readonly mirror: (op: DpOp) => void,
     /** The workers' figures. */
     private readonly remote: RemoteStats,
+    /** The workers' connection tables; absent: the control instance's alone. */
+    private readonly peers?: SyncPeers,
   ) {}
 
   get schedulers(): string[] { return this.local.schedulers; }
@@ -121,6 +132,39 @@ export class ReplicatedDataPlane implements DataPlaneApi {
   async allConnections(now: number, af?: Family): Promise<ConnEntry[]> {
     const local = await this.local.allConnections(now, af);
     return local.concat(await this.remote.connections(af));
+  }
+
+  // ---- connection sync: the workers forward, so their tables are the ones that count ----
+
+  /** Here and in every worker (a worker started later replays it: state.ts). */
+  setConnSync(on: boolean): void {
+    this.local.setConnSync(on);
+    this.mirror({ m: "setConnSync", a: [on] });
+  }
+  /** The control instance's changes (it forwards nothing with workers, so usually none) and every worker's. */
+  async takeConnChanges(): Promise<{ records: Uint8Array; lost: number }> {
+    const own = this.local.takeConnChangesNow();
+    if (!this.peers) return own;
+    const w = await this.peers.take();
+    return { records: joinBytes([own.records, ...w.parts]), lost: own.lost + w.lost };
+  }
+  /** Every instance's entries, templates first across all of them (a template installed in every worker comes once per worker). */
+  async exportConnections(now: number): Promise<Uint8Array> {
+    const own = await this.local.exportConnections(now);
+    if (!this.peers) return own;
+    return templatesFirst([own, ...(await this.peers.exportAll(now))]);
+  }
+  /** Into the workers, each connection to the one that owns it (syncroute.ts); without workers, into the control instance. */
+  async installConnections(records: Uint8Array, now: number): Promise<{ installed: number; refused: number }> {
+    checkRecords(records);
+    if (!this.peers) return this.local.installConnections(records, now);
+    return this.peers.install(records, now);
+  }
+  connSyncStats(): ConnSyncStats {
+    const own = this.local.connSyncStats();
+    if (!this.peers) return own;
+    const w = this.peers.stats();
+    return { logged: own.logged + w.logged, lost: own.lost + w.lost, installed: own.installed + w.installed, refused: own.refused + w.refused };
   }
 }
 

@@ -23,6 +23,8 @@ export class MirrorState {
   private readonly routes = new Map<string, [string, Args<"addRoute">[1]]>();
   private readonly neighbours = new Map<string, [number, string, string]>();
   private marks: MarkRule[] = [];
+  /** Connection sync logging (setConnSync): a worker started later must log too. */
+  private connSync = false;
   /** NAT real-server addresses with how many (service, real server) pairs use each. */
   private readonly natRefs = new Map<string, number>();
   /** Services that are persistent or firewall-mark based. */
@@ -78,6 +80,7 @@ export class MirrorState {
       case "deleteRoute": this.routes.delete(op.a[0]); break;
       case "setNeighbour": this.neighbours.set(`${op.a[0]} ${op.a[1]}`, [op.a[0], op.a[1], op.a[2]]); break;
       case "zeroStats": break;
+      case "setConnSync": this.connSync = op.a[0]; break;
     }
   }
 
@@ -201,6 +204,7 @@ export class MirrorState {
       for (const d of s.dests.values()) tx.push({ m: "addDest", a: [s.key, d] });
     }
     out.push({ m: "tx", ops: tx });
+    if (this.connSync) out.push({ m: "setConnSync", a: [true] });
     return out;
   }
 }

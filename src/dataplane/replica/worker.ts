@@ -62,7 +62,7 @@ function applied(op: DpOp): void {
 
 /** New real servers, routes or links: resolve next hops now rather than at the next tick. */
 function probeSoon(op: DpOp): void {
-  if (probing && op.m !== "zeroStats" && op.m !== "setTimeouts") setImmediate(() => prober.tick());
+  if (probing && op.m !== "zeroStats" && op.m !== "setTimeouts" && op.m !== "setConnSync") setImmediate(() => prober.tick());
 }
 
 /**
@@ -130,6 +130,28 @@ port.on("message", (m: ToWorker) => {
       break;
     case "conns":
       void dp.connectionsSliced(now(), m.af, new Yielder()).then((value) => post({ t: "done", req: m.req, value }));
+      break;
+    case "syncTake": {
+      const r = dp.takeConnChangesNow();
+      post({ t: "done", req: m.req, sync: { records: r.records, lost: r.lost, stats: dp.connSyncStats() } });
+      break;
+    }
+    case "syncExport":
+      void dp.exportConnections(m.now).then(
+        (records) => post({ t: "done", req: m.req, sync: { records, stats: dp.connSyncStats() } }),
+        (e) => post({ t: "done", req: m.req, error: (e as Error).message }));
+      break;
+    case "syncInstall":
+      // In order with configuration changes: records of a service added just before find it.
+      void inOrder(async () => {
+        try {
+          const t = await dp.installConnections(m.templates, m.now);
+          const c = await dp.installConnections(m.conns, m.now);
+          post({ t: "done", req: m.req, sync: { templates: t.installed, conns: c.installed, stats: dp.connSyncStats() } });
+        } catch (e) {
+          post({ t: "done", req: m.req, error: (e as Error).message });
+        }
+      });
       break;
     case "stop":
       void inOrder(async () => {
