@@ -36,7 +36,7 @@ export function showStats(env: ConsoleEnv): StatsHandler {
   const more: (() => string[])[] = [];
   return {
     more,
-    help: "show stats — data-plane batch counters, connections and drops by reason (and VRRP's counters)",
+    help: "show stats — data-plane batch counters, connections and drops by reason",
     async execute(args) {
       noArgs(args);
       const dp = env.model.dp;
