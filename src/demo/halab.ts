@@ -10,8 +10,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { Appliance } from "./appliance.js";
+import { Appliance, ROOT_DIR } from "./appliance.js";
 import { AgentClient, type NsProcess } from "./procs.js";
 import { alive, sleepSync, tryRun } from "./sys.js";
 import {
@@ -21,8 +20,8 @@ import {
 import { LB_CLIENT_LINK, LB_SERVER_LINK, rsAddr } from "./topology.js";
 import type { HoldOptions, HoldStatus, ProbeStatus } from "./hold.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const script = (name: string) => path.join(here, `${name}.js`);
+// Built helper programs, also when this module runs from src/ under the test runner.
+const script = (name: string) => path.join(ROOT_DIR, "dist", "demo", `${name}.js`);
 export const UDP_PORT = 5300;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -159,6 +158,24 @@ export class HaLab {
   async master(): Promise<number | null> {
     for (const d of [0, 1]) if ((await this.state(d)) === "MASTER") return d;
     return null;
+  }
+
+  /** Cuts director d's link on one side (HaTopology.setLink). */
+  cutLink(d: number, side: "client" | "server", where: "director" | "switch"): number {
+    const t = performance.timeOrigin + performance.now();
+    this.topo.setLink(d, side, where, false);
+    return t;
+  }
+
+  /**
+   * Puts the link back. A link set down inside the director's namespace is
+   * detached by `weir run` (the appliance owns its links): its console
+   * attaches it again, as an operator would (`ip link set DEV up`).
+   */
+  async restoreLink(d: number, side: "client" | "server", where: "director" | "switch"): Promise<void> {
+    this.topo.setLink(d, side, where, true);
+    const a = this.directors[d];
+    if (where === "director" && a) await a.ctl(`ip link set ${side === "client" ? LB_CLIENT_LINK : LB_SERVER_LINK} up`);
   }
 
   // ------------------------------------------------------- keepalived baseline
