@@ -10,8 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Appliance, type ServiceStats } from "./appliance.js";
 import { AgentClient, type NsProcess } from "./procs.js";
-import { isRoot } from "./sys.js";
-import { DEMO_TOOLS, ensureTools } from "./tools.js";
+import { demoPreflight } from "./tools.js";
 import { LB_CLIENT_ADDR, LB_CLIENT_LINK, LB_SERVER_ADDR, LB_SERVER_LINK, Topology, rsAddr } from "./topology.js";
 import type { HttpManyResult, UdpResult } from "./agent.js";
 
@@ -82,15 +81,7 @@ const DURATION_MAX = 3600;
 export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   const out = opts.out ?? process.stdout;
   const say = (s: string) => out.write(`${s}\n`);
-  if (!isRoot()) {
-    process.stderr.write("weir demo needs root (it builds network namespaces and opens AF_PACKET sockets): run it with sudo\n");
-    return 1;
-  }
-  const missing = ensureTools(DEMO_TOOLS, say);
-  if (missing) {
-    process.stderr.write(`weir demo: ${missing}\n`);
-    return 1;
-  }
+  if (!demoPreflight("weir demo", say)) return 1;
   const duration = Math.min(opts.duration ?? 20, DURATION_MAX);
   const rate = Math.min(opts.rate ?? 10, RATE_MAX);
   const udpRate = Math.max(1, Math.round(rate / 2));

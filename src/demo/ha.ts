@@ -10,8 +10,7 @@
 
 import { HaLab } from "./halab.js";
 import { HA_SERVICES, DIRECTOR_CLIENT_ADDR } from "./hatopology.js";
-import { isRoot } from "./sys.js";
-import { DEMO_TOOLS, ensureTools } from "./tools.js";
+import { demoPreflight } from "./tools.js";
 import type { HoldStatus } from "./hold.js";
 
 export interface HaDemoOptions {
@@ -30,15 +29,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function runHaDemo(opts: HaDemoOptions = {}): Promise<number> {
   const out = opts.out ?? process.stdout;
   const say = (s: string) => out.write(`${s}\n`);
-  if (!isRoot()) {
-    process.stderr.write("weir demo --ha needs root (it builds network namespaces and opens AF_PACKET sockets): run it with sudo\n");
-    return 1;
-  }
-  const missing = ensureTools(DEMO_TOOLS, say);
-  if (missing) {
-    process.stderr.write(`weir demo: ${missing}\n`);
-    return 1;
-  }
+  if (!demoPreflight("weir demo --ha", say)) return 1;
   const duration = Math.min(opts.duration ?? 20, 600);
   const conns = Math.max(1, Math.min(opts.connections ?? 120, 1000));
   const adv = opts.advertInt ?? 0.1;

@@ -4,7 +4,7 @@
 // it cannot (no apt-get, or apt-get fails) it names the package and stops.
 
 import { spawnSync } from "node:child_process";
-import { haveCommand } from "./sys.js";
+import { haveCommand, isRoot } from "./sys.js";
 
 export interface Tool { cmd: string; pkg: string; why: string; }
 
@@ -31,6 +31,17 @@ export function ensureTools(tools: Tool[], say: (s: string) => void, have = have
   const still = missing.filter((t) => !have(t.cmd));
   if (still.length) return `apt-get install ${pkgs.join(" ")} did not provide ${still.map((t) => t.cmd).join(", ")}: install it by hand`;
   return undefined;
+}
+
+/** What every demo checks first: root, and the tools (installed when missing). False (said on stderr) when it cannot run. */
+export function demoPreflight(name: string, say: (s: string) => void): boolean {
+  if (!isRoot()) {
+    process.stderr.write(`${name} needs root (it builds network namespaces and opens AF_PACKET sockets): run it with sudo\n`);
+    return false;
+  }
+  const missing = ensureTools(DEMO_TOOLS, say);
+  if (missing) process.stderr.write(`weir demo: ${missing}\n`);
+  return !missing;
 }
 
 /** apt-get ARGS, its errors on our stderr; true when it exited 0. */
