@@ -49,8 +49,12 @@ export interface RuntimeDeps {
   pollMs?: number;
 }
 
-/** How often the tracked links' carrier and operstate are read. */
+/** Frames kept for a port being opened (an advert and a GARP burst or two). */
+const MAX_QUEUED = 64;
+
+/** How often the tracked links' carrier and operstate are read (about 30 µs a link on this machine's sysfs). */
 export const POLL_MS = 20;
+const MIN_POLL_MS = 5;
 
 /** The view of one instance the connection-sync daemon follows (src/sync/). */
 export interface Role {
@@ -68,6 +72,8 @@ interface Inst {
 interface Port {
   port?: VrrpPort;
   opening?: Promise<void>;
+  /** Frames sent while the port was opening (an instance that starts as MASTER): sent once it is open. */
+  queued: Uint8Array[];
   rxFrames: number;
   txFrames: number;
   txFailures: number;
@@ -105,14 +111,36 @@ export class VrrpRuntime {
   private readonly macs = new Map<string, string>();
   private readonly subscribers = new Map<string, Set<(s: State) => void>>();
   private timer: ReturnType<typeof setInterval> | undefined;
+  private pollEvery = 0;
   private stopped = false;
 
-  constructor(private readonly deps: RuntimeDeps) {
-    const ms = deps.pollMs ?? POLL_MS;
+  constructor(private readonly deps: RuntimeDeps) {}
+
+  /**
+   * The carrier poll runs while there are instances, every POLL_MS or half
+   * the shortest advert interval if that is shorter (at least 5 ms), so a
+   * cut link is seen within one advert interval.
+   */
+  private retime(): void {
+    const base = this.deps.pollMs ?? POLL_MS;
+    let ms = 0;
+    if (base > 0 && !this.stopped && this.instances.size > 0) {
+      const shortest = Math.min(...[...this.instances.values()].map((i) => i.machine.cfg.intervalCs * 10));
+      ms = Math.max(MIN_POLL_MS, Math.min(base, Math.floor(shortest / 2)));
+    }
+    if (ms === this.pollEvery) return;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.pollEvery = ms;
     if (ms > 0) {
       this.timer = setInterval(() => this.poll(), ms);
       this.timer.unref();
     }
+  }
+
+  /** The carrier poll's interval now, ms (0: not polling). */
+  get pollIntervalMs(): number {
+    return this.pollEvery;
   }
 
   // ------------------------------------------------------------ config
@@ -160,6 +188,7 @@ export class VrrpRuntime {
     }
     if (grouped) this.regroup(grouped);
     this.syncPorts();
+    this.retime();
     m.start();
     this.notify(cfg.name);
   }
@@ -173,6 +202,7 @@ export class VrrpRuntime {
     i.machine.shutdown();
     this.instances.delete(name);
     this.syncPorts();
+    this.retime();
     this.notify(name);
   }
 
@@ -265,7 +295,7 @@ export class VrrpRuntime {
     }
     for (const dev of want) {
       let p = this.ports.get(dev);
-      if (!p) this.ports.set(dev, (p = { rxFrames: 0, txFrames: 0, txFailures: 0, rejected: {} }));
+      if (!p) this.ports.set(dev, (p = { queued: [], rxFrames: 0, txFrames: 0, txFailures: 0, rejected: {} }));
       if (p.port || p.opening) continue;
       const rec = p;
       rec.opening = this.deps.open(dev, {
@@ -278,10 +308,16 @@ export class VrrpRuntime {
         rec.opening = undefined;
         // Still wanted? (the link may have been detached or the instance deleted meanwhile)
         const still = !this.stopped && [...this.instances.values()].some((i) => i.machine.cfg.interface === dev) && this.deps.link(dev)?.attached;
-        if (still) rec.port = port;
-        else port.close();
+        if (still) {
+          rec.port = port;
+          for (const f of rec.queued.splice(0)) this.send(dev, f);
+        } else {
+          port.close();
+          rec.queued.length = 0;
+        }
       }, (e) => {
         rec.opening = undefined;
+        rec.queued.length = 0;
         this.deps.log.error({ link: dev, err: e }, "VRRP packet I/O did not open; retrying on the next poll");
       });
     }
@@ -315,6 +351,10 @@ export class VrrpRuntime {
 
   private send(dev: string, frame: Uint8Array): void {
     const p = this.ports.get(dev);
+    if (p && !p.port && p.opening && p.queued.length < MAX_QUEUED) {
+      p.queued.push(frame);
+      return;
+    }
     let ok = false;
     try {
       ok = !!p?.port && p.port.send(frame);
@@ -459,7 +499,7 @@ export class VrrpRuntime {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
+    this.retime();
     for (const i of this.instances.values()) i.machine.shutdown();
     for (const p of this.ports.values()) {
       p.port?.close();

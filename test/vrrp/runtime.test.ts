@@ -350,6 +350,57 @@ describe("the runtime", () => {
     expect(skewTimeUs(3, 100, 10)).toBeLessThan(masterDownIntervalUs(3, 100, 10)); // why priority 0 matters to the peer
   });
 
+  it("state MASTER: what it sends before its port is open (advert, GARPs) leaves once it is", async () => {
+    const r = await rig();
+    await r.t.setup(instance("state MASTER"));
+    expect(r.rt.role("vi1")!.state()).toBe("MASTER");
+    await flush();
+    const sent = r.port().sent;
+    expect(sent.filter((f) => f[12] === 0x08 && f[13] === 0x06).length).toBe(5);
+    expect(decodeFrame(sent[0])).toMatchObject({ ok: true, advert: { priority: 150 } });
+    expect(r.rt.links()[0]).toMatchObject({ txFrames: 6, txFailures: 0 });
+  });
+
+  it("IPv6: adverts from the link-local address of the link's MAC to ff02::12, unsolicited NAs for the VIP", async () => {
+    const r = await rig();
+    await r.t.setup("ip addr add 2001:db8::1/64 dev eth0", "vrrp instance v6 interface eth0 virtual_router_id 61 priority 200 virtual_ipaddress 2001:db8::100 advert_int 0.5");
+    await flush();
+    await r.step(masterDownIntervalUs(3, 200, 50) + 1);
+    const sent = r.port().sent;
+    const ad = decodeFrame(sent.find((f) => f[12] === 0x86 && f[13] === 0xdd && f[20] === 112)!);
+    // ip addr's global address is the source (keepalived takes the interface's address of the family)
+    expect(ad).toMatchObject({ ok: true, src: "2001:db8::1", dst: "ff02::12", ttl: 255, advert: { version: 3, family: 6, vrid: 61, intervalCs: 50, addresses: ["2001:db8::100"] } });
+    expect(macText(sent[0].subarray(0, 6))).toBe("33:33:00:00:00:12");
+    const nas = sent.filter((f) => f[12] === 0x86 && f[13] === 0xdd && f[20] === 58 && f[54] === 136);
+    expect(nas.length).toBe(5);
+    const r2 = await rig();
+    await r2.t.setup("vrrp instance v6 interface eth0 virtual_router_id 61 virtual_ipaddress 2001:db8::100");
+    expect(await r2.t.run("vrrp show")).toMatch(/^v6 eth0 vrid 61 BACKUP prio 100 /);
+    await flush();
+    await r2.step(masterDownIntervalUs(3, 100, 100) + 1);
+    expect(decodeFrame(r2.port().sent[0])).toMatchObject({ ok: true, src: "fe80::77:65ff:fe69:7200" }); // from 02:77:65:69:72:00
+  });
+
+  it("polls the carrier only while there are instances, at least every half advert interval", () => {
+    const clock = new VirtualClock();
+    const rt = new VrrpRuntime({
+      clock, log: silent, open: async (dev, o) => new FakePort(dev, o), setOwned: () => {},
+      link: () => ({ mac: ETH0_MAC, attached: true }), carrier: () => true,
+    });
+    const cfg = { name: "a", interface: "eth0", vrid: 1, addresses: [VIP], primary: "198.18.0.1" };
+    expect(rt.pollIntervalMs).toBe(0);
+    rt.upsert({ ...cfg, intervalCs: 100 });
+    expect(rt.pollIntervalMs).toBe(20);
+    rt.upsert({ ...cfg, name: "b", vrid: 2, intervalCs: 2 });
+    expect(rt.pollIntervalMs).toBe(10);
+    rt.upsert({ ...cfg, name: "b", vrid: 2, intervalCs: 1 });
+    expect(rt.pollIntervalMs).toBe(5);
+    rt.remove("b");
+    expect(rt.pollIntervalMs).toBe(20);
+    rt.stop();
+    expect(rt.pollIntervalMs).toBe(0);
+  });
+
   it("metrics(): per instance and per link, for the Prometheus families", async () => {
     const r = await rig();
     await r.t.setup(instance());
