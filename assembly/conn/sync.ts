@@ -28,11 +28,14 @@ const IPPROTO_TCP: u8 = 6;
 
 /** Where the last connExport stopped: the index to pass as from next time (cap when done). */
 export let exportNext: u32 = 0;
+/** Entries one export call looks at, at most: a sparse table of millions is read in slices too. */
+const EXPORT_SCAN: u32 = 65536;
 
 function exportFrom<A>(t: ConnTable<A>, templates: bool, from: u32, now: u32, out: usize, max: u32): u32 {
   let n: u32 = 0;
   let i = from;
-  for (; i < t.cap && n < max; i++) {
+  const end = t.cap - from > EXPORT_SCAN ? from + EXPORT_SCAN : t.cap;
+  for (; i < end && n < max; i++) {
     const f = t.flags(i);
     if ((f & CF_USED) == 0 || ((f & CF_TEMPLATE) != 0) != templates) continue;
     // As the listing: a template past its time lives on while it controls connections.

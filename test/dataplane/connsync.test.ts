@@ -211,11 +211,14 @@ describe("export and install (exportConnections / installConnections)", () => {
     for (let k = 0, n = bytes.length / ENTRY_SIZE; k < n; k++) reversed.set(bytes.subarray(k * ENTRY_SIZE, (k + 1) * ENTRY_SIZE), (n - 1 - k) * ENTRY_SIZE);
     expect(await b.dp.installConnections(reversed, 2000)).toEqual({ installed: 4, refused: 0 });
     expect(b.dp.destStats(NAT, { addr: RS[1], port: 8080 }).persistconns).toBe(1);
-    // A new connection of the client on B follows the template (B's own rr would pick RS[0]).
-    expect(forwarded(b.send(c4(1005, 80, "S"), 0, 3000)).ip!.dst).toBe(RS[1]);
-    // Linked: past its 300 s the template stays while its ESTABLISHED connection (900 s) lives.
+    // Linked: past its 300 s the template stays while its ESTABLISHED connection (900 s) lives
+    // (unlinked, the sweep would drop it, as it drops the other client's once that one's SYN_RECV entry is gone).
+    // Two sweeps: a template seen while its connection is still there is re-armed for 60 s first.
     b.dp.x.expireStep(4, 400_000, 1 << 30);
-    expect(b.dp.connections(400_000).filter((c) => c.template && c.daddr === RS[1]).length).toBe(1);
+    b.dp.x.expireStep(4, 470_000, 1 << 30);
+    expect(b.dp.connections(470_000).filter((c) => c.template).map((c) => c.daddr)).toEqual([RS[1]]);
+    // A new connection of the client on B follows the template (B's own rr would pick RS[0]).
+    expect(forwarded(b.send(c4(1005, 80, "S"), 0, 470_000)).ip!.dst).toBe(RS[1]);
   });
 
   it("a firewall-mark service's template carries the mark and installs on the backup's fwmark service", async () => {
@@ -274,6 +277,13 @@ describe("export and install (exportConnections / installConnections)", () => {
     const got = decodeEntries(await a.dp.exportConnections(1000));
     expect(got.length).toBe(n);
     expect(new Set(got.map((e) => e.cport)).size).toBe(n);
+  });
+
+  it("exports a sparse table larger than one call's scan (65536 entries) in several calls", async () => {
+    const a = await makeAppliance({ connCapacity: 150_000 });
+    a.dp.transaction((tx) => { tx.addService(NAT, { scheduler: "rr" }); tx.addDest(NAT, { addr: RS[0], port: 8080, fwd: "nat" }); });
+    for (let k = 0; k < 3; k++) forwarded(a.send(c4(5000 + k, 80, "S"), 0, 1000));
+    expect(decodeEntries(await a.dp.exportConnections(1000)).map((e) => e.cport)).toEqual([5000, 5001, 5002]);
   });
 });
 
