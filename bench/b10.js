@@ -27,7 +27,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const nat = HA_SERVICES.find((s) => s.key === "nat");
 const dr = HA_SERVICES.find((s) => s.key === "dr");
 
-async function baselineRun(lab, adv) {
+export async function baselineRun(lab, adv) {
   await lab.startKeepalived(0, adv);
   await lab.startKeepalived(1, adv);
   const end = Date.now() + 15000;
@@ -47,7 +47,7 @@ async function baselineRun(lab, adv) {
   return ms;
 }
 
-async function weirRun(lab, adv) {
+export async function weirRun(lab, adv) {
   await lab.startDirector(0, { advertInt: adv });
   await lab.startDirector(1, { advertInt: adv });
   await lab.waitState(0, "MASTER", 20000);
@@ -74,7 +74,7 @@ async function weirRun(lab, adv) {
   for (const h of holds) {
     const st = await lab.holdStop(h.handle, t);
     lost[h.s.method] = HELD - st.open;
-    const recover = st.lastFirstAfter !== null ? `${((st.lastFirstAfter - t) / 1000).toFixed(2)} s` : `${st.waiting} still waiting`;
+    const recover = st.open === 0 ? "(none open)" : st.lastFirstAfter !== null ? `${((st.lastFirstAfter - t) / 1000).toFixed(2)} s` : `${st.waiting} still waiting`;
     log(`  weir ${h.s.method}: ${st.open}/${HELD} open after the takeover, every open one answered again by ${recover}${st.reasons.length ? `; lost: ${st.reasons.slice(0, 3).join("; ")}` : ""}`);
   }
   await lab.probeStop(probe);
