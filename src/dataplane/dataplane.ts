@@ -217,7 +217,11 @@ export interface DataPlaneApi {
    * the steering rule, a template to every worker.
    */
   installConnections(records: Uint8Array, now: number): Promise<{ installed: number; refused: number }>;
-  /** Counters since load (with workers: summed, the workers' as of their last sync reply). */
+  /**
+   * Counters since load. With workers: summed over them, each worker's as of
+   * its last answer to a sync call (take, export, install); a template
+   * installed in every worker counts in each.
+   */
   connSyncStats(): ConnSyncStats;
 }
 
