@@ -39,7 +39,7 @@ import { VrrpRuntime } from "../vrrp/runtime.js";
 import { vrrpWords } from "../vrrp/words.js";
 import { systemScheduler } from "../vrrp/clock.js";
 import { hostCarrier } from "../vrrp/carrier.js";
-import { VrrpLink } from "../dataplane/vrrpio.js";
+import { openVrrpPort } from "../vrrp/port.js";
 import { addStatsLines } from "../console/appliance.js";
 
 export interface RunOptions {
@@ -152,7 +152,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   // (standby unless MASTER); a link counts as up while attached and with a carrier.
   const vrrp = new VrrpRuntime({
     clock: systemScheduler(),
-    open: (dev, o) => VrrpLink.open(dev, o),
+    open: (dev, o) => openVrrpPort(dev, o, logger("vrrp")),
     setOwned: (dev, addr, owned) => model.setVipOwned(dev, addr, owned),
     link: (dev) => {
       const l = model.state.links.get(dev);

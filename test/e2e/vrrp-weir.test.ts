@@ -282,6 +282,8 @@ describe.skipIf(requireOrFail(CAN_RUN, WHY))("VRRP in weir run, with keepalived 
       const show = await weir.ctl("vrrp show");
       expect(show).toMatch(new RegExp(`^vi1 eth0 vrid 51 MASTER prio 200 master ${WEIR_ADDR} since \\S+Z `));
       expect(await weir.ctl("show running-config")).toContain(`vrrp instance vi1 interface eth0 virtual_router_id 51 priority 200 virtual_ipaddress ${VIP}/32 advert_int 0.1 version 3`);
+      // The link listens to all multicast while VRRP runs on it (a NIC's multicast filter would drop 224.0.0.18).
+      expect(JSON.parse(sh(["ip", "-n", NS.weir, "-j", "link", "show", "eth0"]))[0].flags).toContain("ALLMULTI");
       const stats = await weir.ctl("show stats");
       expect(stats).toMatch(/^vrrp vi1 eth0 MASTER adverts_sent [1-9]/m);
     });
@@ -318,6 +320,8 @@ describe.skipIf(requireOrFail(CAN_RUN, WHY))("VRRP in weir run, with keepalived 
   describe("version 2, multicast, advert_int 1", () => {
     it("keepalived at 150 over Weir at 100: keepalived MASTER; Weir at 200 preempts it", async () => {
       await weir.tryCtl("vrrp del vi1");
+      // No instance on eth0: its VRRP socket is closed and allmulticast is off again.
+      await until("allmulticast off", () => !JSON.parse(sh(["ip", "-n", NS.weir, "-j", "link", "show", "eth0"]))[0].flags.includes("ALLMULTI"), 3000);
       const k = await restartKa({ vrid: 51, priority: 150, version: 2, advertInt: "1" });
       await k.waitState("MASTER", 8000);
       await weir.ctl(instance("priority 100 advert_int 1 version 2"));
