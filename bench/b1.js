@@ -28,6 +28,8 @@ async function one(flows, { runs, dir }) {
 
   const dp = await loadTopology({ cap4, cap6 });
   setService(dp, "rr");
+  // WEIR_BENCH_SYNC=1: connection-sync logging on (issue 12), to compare the hot path with it off.
+  if (process.env.WEIR_BENCH_SYNC === "1") dp.setConnSync(true);
   const setup = new MemTrace(dp, syn, BATCH);
   const trace = new MemTrace(dp, pkts, BATCH);
   const txSyn = setup.pass(NOW_SETUP);
