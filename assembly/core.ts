@@ -147,7 +147,7 @@ function serviceFor<A>(proto: u8, daddr: A): Service | null {
 
 // ---- connection setup ----
 
-/** Maps a client address under the persistence netmask (-M). */
+/** Maps a client address under the persistence netmask (-M). (conn/sync.ts makes a synced connection's template key with it too.) */
 @inline export function maskClient<A>(a: A, svc: Service): A {
   if (isVector<A>()) {
     const len = svc.netmask; // prefix length for IPv6
