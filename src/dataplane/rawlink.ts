@@ -50,6 +50,12 @@ export interface RawLinkKind {
   what: string;
   /** The code of an open or send failure other than NO_DEVICE and IO_STOPPED. */
   ioCode: ErrorCode;
+  /**
+   * The RX ring: slots of slotSize bytes (a power of two ≥ 128, holding the
+   * largest frame plus the kernel's ~80-byte slot header). Default 32 of 16 KiB,
+   * for a few frames at a time (VRRP); a bulk of sync messages needs more slots.
+   */
+  rxRing?: { slotSize: number; slots: number };
 }
 
 /** Counters of one link (also readable as the object's fields). */
@@ -72,6 +78,14 @@ export interface RawLinkStats {
 
 // RX: 32 slots of 16 KiB (a frame of a 9000-byte MTU fits; neither VRRP nor sync's multicast UDP is GRO'd).
 const RX_SLOT = 1 << 14, RX_SLOTS = 32;
+const PAGE = 4096;
+
+/** TPACKET_V2 ring options: one slot per frame, blocks of at least a page (the kernel's rule) holding whole slots. */
+function rxGeometry(kind: RawLinkKind): { blockSize: number; blockCount: number; frameSize: number } {
+  const slot = kind.rxRing?.slotSize ?? RX_SLOT, slots = kind.rxRing?.slots ?? RX_SLOTS;
+  const block = Math.max(slot, PAGE);
+  return { blockSize: block, blockCount: Math.ceil((slot * slots) / block), frameSize: slot };
+}
 const WASM_PAGE = 1 << 16;
 // TX: 16 slots of 16 KiB (frame data starts 32 bytes into a slot).
 const TX_SLOT = 1 << 14, TX_SLOTS = 16;
@@ -125,7 +139,7 @@ export class RawLink {
     const opened: Native.Handle[] = [];
     try {
       const rx = n.openRx(dev, {
-        version: 2, blockSize: RX_SLOT, blockCount: RX_SLOTS, frameSize: RX_SLOT,
+        version: 2, ...rxGeometry(kind),
         filter: kind.filter, ignoreOutgoing: true,
       });
       opened.push(rx);

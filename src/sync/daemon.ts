@@ -78,8 +78,16 @@ export const BULK_MIN_MS = 250;
 export const REFRESH_MIN_MS = 1000;
 /** At most one log line about bad MACs in this time (with the count). */
 export const MAC_LOG_MS = 10_000;
-/** Messages sent before a bulk lets the event loop run. */
-const BULK_SLICE = 64;
+/**
+ * Pacing: after this many messages the sender waits PACE_MS. A backup's RX
+ * ring holds ~1000 messages (link.ts), so it must fall 30 slices behind to
+ * lose one; at most ~30 000 messages (570 000 entries at MTU 1500) a second.
+ */
+const PACE_MESSAGES = 32;
+const PACE_MS = 1;
+/** A frame the TX ring has no room for: tried this many times, SEND_WAIT_MS apart. */
+const SEND_TRIES = 50;
+const SEND_WAIT_MS = 2;
 
 export const REJECT_REASONS = ["frame", ...DECODE_REJECTS, "own", "role", ...REPLAY_REJECTS] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
@@ -134,6 +142,8 @@ export class SyncDaemon {
   // master
   private flushTimer: ReturnType<typeof setInterval> | undefined;
   private flushing = false;
+  /** The master's sends, in order (sendWaiting). */
+  private txChain: Promise<unknown> = Promise.resolve();
   private lastSentAt = 0;
   private bulkRunning = false;
   private bulkQueued: bigint | null = null;
@@ -147,6 +157,8 @@ export class SyncDaemon {
   private retryMs = RETRY_MIN_MS;
   private lastResyncAt = -Infinity;
   private synced = false;
+  /** Messages were lost while the outstanding bulk ran: it is incomplete, ask again when it ends. */
+  private bulkDirty = false;
   private installs: Promise<void> = Promise.resolve();
 
   // bad MACs, logged once per MAC_LOG_MS
@@ -240,32 +252,72 @@ export class SyncDaemon {
 
   // ---------------------------------------------------------------- sending
 
-  private send(type: number, entries: Uint8Array = new Uint8Array(0), nonce = 0n): boolean {
+  /** The next message of our epoch as a frame (its sequence number taken). */
+  private frameOf(type: number, entries: Uint8Array = new Uint8Array(0), nonce = 0n): Uint8Array {
     const m: Message = { type, syncId: this.o.syncId, epoch: this.epoch, seq: ++this.seq, nonce, entries };
-    const frame = buildSyncFrame(encodeMessage(m, this.o.key), this.o.source, Number(this.seq & 0xffffn));
-    let sent = false;
-    try {
-      sent = this.o.link.send(frame);
-    } catch (e) {
-      this.log.warn({ err: e }, "sync frame not sent");
-    }
-    if (!sent) {
-      this.s.txFailures++;
-      return false;
-    }
-    this.s.sent[TYPE_NAMES[type]]++;
-    this.s.entriesSent += entries.length / ENTRY_SIZE;
-    this.lastSentAt = Date.now();
-    return true;
+    return buildSyncFrame(encodeMessage(m, this.o.key), this.o.source, Number(this.seq & 0xffffn));
   }
 
-  /** Sends records as ENTRIES messages; yields to the event loop every BULK_SLICE messages when paced. */
-  private async sendEntries(records: Uint8Array, paced: boolean): Promise<void> {
+  /** One try on the link; true when the kernel took the frame. */
+  private transmit(frame: Uint8Array): boolean {
+    try {
+      return this.o.link.send(frame);
+    } catch (e) {
+      this.log.warn({ err: e }, "sync frame not sent");
+      return false;
+    }
+  }
+
+  private sent(type: number, entries: number): void {
+    this.s.sent[TYPE_NAMES[type]]++;
+    this.s.entriesSent += entries;
+    this.lastSentAt = Date.now();
+  }
+
+  /** Sends a control message now (one try: a lost one is retried or noticed by the protocol). */
+  private send(type: number, nonce = 0n): boolean {
+    if (this.transmit(this.frameOf(type, undefined, nonce))) {
+      this.sent(type, 0);
+      return true;
+    }
+    this.s.txFailures++;
+    return false;
+  }
+
+  /**
+   * Sends a message, waiting for room: the TX ring (16 slots) fills when a
+   * bulk outruns the device, and a frame given up is a gap the backup must
+   * resync for. After SEND_TRIES the frame is counted as failed.
+   */
+  private sendWaiting(type: number, entries: Uint8Array = new Uint8Array(0), nonce = 0n): Promise<boolean> {
+    // One at a time, in the order asked: sequence numbers go on the wire in order (a bulk waiting
+    // for room while the flush sent a later number would look like a gap to the backup).
+    const p = this.txChain.then(() => this.sendNow(type, entries, nonce));
+    this.txChain = p.catch(() => undefined);
+    return p;
+  }
+
+  private async sendNow(type: number, entries: Uint8Array, nonce: bigint): Promise<boolean> {
+    const frame = this.frameOf(type, entries, nonce);
+    for (let i = 0; i < SEND_TRIES; i++) {
+      if (this.transmit(frame)) {
+        this.sent(type, entries.length / ENTRY_SIZE);
+        return true;
+      }
+      if (this.stopped) break;
+      await new Promise((r) => setTimeout(r, SEND_WAIT_MS));
+    }
+    this.s.txFailures++;
+    return false;
+  }
+
+  /** Sends records as ENTRIES messages, paced (PACE_MESSAGES, then PACE_MS). */
+  private async sendEntries(records: Uint8Array): Promise<void> {
     let n = 0;
     for (const b of batches(records, this.perMessage)) {
       if (!this.isMaster) return;
-      this.send(TYPE_ENTRIES, b);
-      if (paced && ++n % BULK_SLICE === 0) await new Promise((r) => setImmediate(r));
+      await this.sendWaiting(TYPE_ENTRIES, b);
+      if (++n % PACE_MESSAGES === 0) await new Promise((r) => setTimeout(r, PACE_MS));
     }
   }
 
@@ -276,7 +328,7 @@ export class SyncDaemon {
     try {
       const { records, lost } = await this.o.dp.takeConnChanges();
       if (!this.isMaster) return;
-      await this.sendEntries(records, false);
+      await this.sendEntries(records);
       if (lost > 0) {
         this.s.lostLogEntries += lost;
         this.refreshQueued = true;
@@ -286,9 +338,9 @@ export class SyncDaemon {
         this.lastRefreshAt = Date.now();
         this.s.refreshes++;
         this.log.warn({ lost: this.s.lostLogEntries }, "sync change log overflowed: sending the whole table again");
-        await this.sendEntries(await this.o.dp.exportConnections(this.o.now()), true);
+        await this.sendEntries(await this.o.dp.exportConnections(this.o.now()));
       }
-      if (this.isMaster && Date.now() - this.lastSentAt >= HEARTBEAT_MS) this.send(TYPE_HEARTBEAT);
+      if (this.isMaster && Date.now() - this.lastSentAt >= HEARTBEAT_MS) await this.sendWaiting(TYPE_HEARTBEAT);
     } catch (e) {
       this.log.error({ err: e }, "sync flush failed");
     } finally {
@@ -320,11 +372,11 @@ export class SyncDaemon {
     this.lastBulkAt = Date.now();
     try {
       // BULK_BEGIN first: changes logged after it follow in later ENTRIES, so nothing falls between.
-      this.send(TYPE_BULK_BEGIN, undefined, nonce);
+      await this.sendWaiting(TYPE_BULK_BEGIN, undefined, nonce);
       const records = await this.o.dp.exportConnections(this.o.now());
-      await this.sendEntries(records, true);
+      await this.sendEntries(records);
       if (!this.isMaster) return;
-      this.send(TYPE_BULK_END, undefined, nonce);
+      await this.sendWaiting(TYPE_BULK_END, undefined, nonce);
       this.s.resyncsServed++;
       this.log.info({ entries: records.length / ENTRY_SIZE, nonce: hex64(nonce) }, "sync bulk served");
     } catch (e) {
@@ -345,6 +397,7 @@ export class SyncDaemon {
     this.stopRetry();
     const nonce = this.random64();
     this.guard.request(nonce);
+    this.bulkDirty = false;
     this.lastResyncAt = Date.now();
     this.retryMs = RETRY_MIN_MS;
     this.s.resyncsRequested++;
@@ -354,7 +407,7 @@ export class SyncDaemon {
 
   private sendRequest(): void {
     if (this.stopped || this.role === "MASTER" || this.guard.pending === null) return;
-    this.send(TYPE_BULK_REQUEST, undefined, this.guard.pending);
+    this.send(TYPE_BULK_REQUEST, this.guard.pending);
     this.armRetry();
   }
 
@@ -429,7 +482,8 @@ export class SyncDaemon {
     this.s.received[TYPE_NAMES[m.type]]++;
     if (v.gap > 0n) {
       this.s.sequenceGaps += Number(v.gap);
-      this.resyncSoon("lost messages");
+      if (this.guard.pending !== null) this.bulkDirty = true;
+      else this.resyncSoon("lost messages");
     }
     if (v.bound) {
       this.log.info({ epoch: hex64(m.epoch) }, "sync: bound to the master's epoch, bulk begins");
@@ -438,8 +492,14 @@ export class SyncDaemon {
     if (this.guard.pending !== null && this.retryTimer) this.armRetry(); // the bulk makes progress: no retry yet
     if (v.synced) {
       this.stopRetry();
-      this.synced = true;
-      this.log.info("sync: bulk complete, in sync with the master");
+      if (this.bulkDirty) {
+        this.bulkDirty = false;
+        this.log.warn("sync: messages lost during the bulk, asking again");
+        this.resyncSoon("lost messages during the bulk");
+      } else {
+        this.synced = true;
+        this.log.info("sync: bulk complete, in sync with the master");
+      }
     }
     if (v.install && m.entries.length > 0) this.install(m.entries);
   }

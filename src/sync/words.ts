@@ -14,7 +14,7 @@ import { err, ok, type Reply } from "../console/types.js";
 import { SyncDaemon, type ConnSyncSource, type RoleSource, type SyncLink, type SyncStats } from "./daemon.js";
 import { openSyncLink } from "./link.js";
 import { syncStatsLines } from "./metrics.js";
-import { KEY_SIZE } from "./wire.js";
+import { entriesPerMessage, KEY_SIZE } from "./wire.js";
 
 /** What the word needs to know of a link. */
 export interface SyncLinkInfo {
@@ -33,7 +33,7 @@ export interface SyncWordDeps {
   /** The link's MAC, address, MTU and whether it is attached, or null when there is no such link. */
   link(dev: string): SyncLinkInfo | null;
   /** Opens the raw link (default: a SyncRawLink on dev). */
-  openLink?(dev: string, onFrame: (frame: Uint8Array) => void): Promise<SyncLink>;
+  openLink?(dev: string, onFrame: (frame: Uint8Array) => void, mtu: number): Promise<SyncLink>;
   /** The data plane's clock (ms). */
   now(): number;
   log?: Logger;
@@ -100,14 +100,18 @@ export function lvsSyncDaemonWord(deps: SyncWordDeps): SyncWord {
     if (!info) return err(`lvs_sync_daemon: no such link: ${c.dev}`);
     if (!info.attached) return err(`lvs_sync_daemon: link ${c.dev} is not attached to the data plane`);
     if (!info.addr) return err(`lvs_sync_daemon: link ${c.dev} has no IPv4 address to send from`);
+    if (entriesPerMessage(info.mtu) < 1) return err(`lvs_sync_daemon: link ${c.dev}'s MTU ${info.mtu} is too small for a sync message`);
     // The daemon exists only once the link is open; frames before then have nowhere to go.
     let daemon: SyncDaemon | null = null;
     let link: SyncLink;
     try {
-      link = await open(c.dev, (f) => daemon?.receive(f));
+      link = await open(c.dev, (f) => daemon?.receive(f), info.mtu);
     } catch (e) {
       return err(`lvs_sync_daemon: ${(e as Error).message}`);
     }
+    // The old daemon goes before the new one starts: its stop turns the change log off.
+    running?.daemon.stop();
+    running = null;
     try {
       daemon = new SyncDaemon({
         dev: c.dev, instance: c.instance, syncId: c.syncId, key: Buffer.from(c.keyHex, "hex"),
@@ -118,7 +122,6 @@ export function lvsSyncDaemonWord(deps: SyncWordDeps): SyncWord {
       link.close();
       return err(`lvs_sync_daemon: ${(e as Error).message}`);
     }
-    running?.daemon.stop();
     running = { daemon, config: c };
     return ok();
   }

@@ -127,6 +127,22 @@ describe("SyncDaemon", () => {
     expect(b.dp.table.has(200)).toBe(true);
   });
 
+  it("a message lost inside a bulk makes the bulk incomplete: asked again, then in sync", async () => {
+    const wire = new Wire();
+    const a = node(wire, "MASTER", 1);
+    a.dp.seed(entries(60));
+    let dropped = 0;
+    wire.drop = (f) => typeOf(f) === TYPE_ENTRIES && dropped++ === 1; // the bulk's second message
+    const b = node(wire, "BACKUP", 2);
+    nodes.push(a, b);
+    await tick(100);
+    expect(b.d.stats()).toMatchObject({ synced: false, sequenceGaps: 1, resyncsRequested: 1 });
+    expect(b.dp.table.size).toBe(60 - 19);
+    await tick(RESYNC_MIN_MS);
+    expect(b.d.stats()).toMatchObject({ synced: true, resyncsRequested: 2 });
+    expect(b.dp.table.size).toBe(60);
+  });
+
   it("a lost last message shows on the next heartbeat", async () => {
     const { wire, a, b } = pair({ masterHas: 1 });
     await tick(100);
@@ -161,6 +177,19 @@ describe("SyncDaemon", () => {
     await tick(10);
     expect(b.dp.installCalls).toBe(calls);
     expect(b.d.stats().boundEpoch).not.toBe(oldEpoch.toString(16).padStart(16, "0"));
+  });
+
+  it("a full TX ring delays frames, in sequence order, instead of losing them", async () => {
+    const { a, b } = pair({ masterHas: 100 });
+    a.link.busy = 30; // the bulk's first frames wait for room
+    await tick(500);
+    expect(b.dp.table.size).toBe(100);
+    expect(b.d.stats()).toMatchObject({ synced: true, sequenceGaps: 0, resyncsRequested: 1 });
+    expect(a.d.stats().txFailures).toBe(0);
+    a.link.busy = 1000; // more than SEND_TRIES: given up, counted
+    a.dp.add(entries(1, 8000));
+    await tick(300);
+    expect(a.d.stats().txFailures).toBeGreaterThan(0);
   });
 
   it("the change log's overflow sends the whole table again", async () => {

@@ -88,9 +88,12 @@ export class Wire {
 
 export class FakeLink implements SyncLink {
   closed = false;
+  /** A full TX ring: each of the next `busy` sends fails. */
+  busy = 0;
   constructor(private readonly wire: Wire, private readonly onFrame: (f: Uint8Array) => void) {}
   send(frame: Uint8Array): boolean {
     if (this.closed) throw new Error("closed");
+    if (this.busy > 0) { this.busy--; return false; }
     this.wire.carry(this, frame);
     return true;
   }

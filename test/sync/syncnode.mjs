@@ -9,6 +9,7 @@
 // each answered with its id:
 //   {"id":1,"role":"MASTER"}                 → {"id":1}
 //   {"id":2,"tcp":1001,"flags":"S"}          → {"id":2,"verdict":1,"rs":"198.19.0.11"} (a client packet through the data plane)
+//   {"id":6,"syns":[5000,3000]}              → {"id":6,"forwarded":3000} (SYNs from ports 5000…7999)
 //   {"id":3,"conns":true}                    → {"id":3,"conns":["1001>198.19.0.11:8080 SYN_RECV",…]}
 //   {"id":4,"stats":true}                    → {"id":4,"stats":{…}}
 //   {"id":5,"raw":"hex"}                     → {"id":5,"sent":true} (a frame on DEV as it is)
@@ -69,7 +70,7 @@ const roleSource = { state: () => role, subscribe: (fn) => { subs.add(fn); retur
 const mac = readFileSync(`/sys/class/net/${dev}/address`, "utf8").trim();
 const mtu = Number(readFileSync(`/sys/class/net/${dev}/mtu`, "utf8"));
 let daemon;
-const link = await SyncRawLink.open(dev, { onFrame: (f) => daemon?.receive(f) });
+const link = await SyncRawLink.open(dev, { onFrame: (f) => daemon?.receive(f), mtu });
 daemon = new SyncDaemon({
   dev, instance: "VI_1", syncId: 0, key: Buffer.from(keyHex, "hex"), dp, role: roleSource, link,
   source: { mac, addr }, mtu, now, log: pino({ level: "silent" }),
@@ -91,10 +92,21 @@ rl.on("line", (line) => {
       batch.run(now() >>> 0);
       const r = batch.result(0);
       out({ id: c.id, verdict: r.verdict, rs: r.out && r.out.length >= 34 ? `${r.out[30]}.${r.out[31]}.${r.out[32]}.${r.out[33]}` : null });
+    } else if (c.syns) {
+      const [from, count] = c.syns;
+      let forwarded = 0;
+      for (let i = 0; i < count; i += 4) {
+        batch.clear();
+        const n = Math.min(4, count - i);
+        for (let j = 0; j < n; j++) batch.set(j, tcpFrame(from + i + j, "S"), 0);
+        batch.run(now() >>> 0);
+        for (let j = 0; j < n; j++) if (batch.result(j).verdict === 1) forwarded++;
+      }
+      out({ id: c.id, forwarded });
     } else if (c.conns) {
       out({ id: c.id, conns: dp.connections(now()).map((e) => `${e.cport}>${e.daddr}:${e.dport} ${e.state}`).sort() });
     } else if (c.stats) {
-      out({ id: c.id, stats: daemon.stats() });
+      out({ id: c.id, stats: { ...daemon.stats(), link: link.stats() } });
     } else if (c.raw) {
       out({ id: c.id, sent: link.send(Buffer.from(c.raw, "hex")) });
     } else out({ id: c.id, error: `unknown command ${line}` });

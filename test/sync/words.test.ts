@@ -16,7 +16,7 @@ function setup(o: { openFails?: boolean } = {}) {
   const opened: string[] = [];
   const deps: SyncWordDeps = {
     dp: new FakeDataPlane(),
-    role: (name) => (name === "VI_1" || name === "VI_2" ? new FakeRole("BACKUP") : null),
+    role: (name) => (name === "VI_1" || name === "VI_2" ? new FakeRole("BACKUP") : name === "VI_M" ? new FakeRole("MASTER") : null),
     link: (dev) => dev === "eth1" || dev === "eth2" ? { mac: "02:00:00:00:00:01", addr: "198.18.0.1", mtu: 1500, attached: true }
       : dev === "host0" ? { mac: "02:00:00:00:00:02", addr: "198.18.0.2", mtu: 1500, attached: false }
       : dev === "bare0" ? { mac: "02:00:00:00:00:03", addr: null, mtu: 1500, attached: true }
@@ -31,7 +31,7 @@ function setup(o: { openFails?: boolean } = {}) {
   };
   const w = lvsSyncDaemonWord(deps);
   words.push(w);
-  return { w, wire, opened, run: (line: string) => w.execute(tok(line), ctx) };
+  return { w, wire, opened, dp: deps.dp as FakeDataPlane, run: (line: string) => w.execute(tok(line), ctx) };
 }
 
 const words: SyncWord[] = [];
@@ -67,6 +67,16 @@ describe("lvs_sync_daemon", () => {
     expect(await run(`eth2 VI_2 id 1 key ${KEY_HEX}`)).toMatchObject({ ok: true });
     expect(first.isStopped).toBe(true);
     expect(w.runningConfig!()).toEqual([`lvs_sync_daemon eth2 VI_2 id 1 key ${KEY_HEX}`]);
+  });
+
+  it("replacing a master's daemon leaves the change log on; del turns it off", async () => {
+    const { run, dp } = setup();
+    await run(`eth1 VI_M key ${KEY_HEX}`);
+    expect(dp.on).toBe(true);
+    await run(`eth2 VI_M id 2 key ${KEY_HEX}`);
+    expect(dp.on).toBe(true);
+    await run("del");
+    expect(dp.on).toBe(false);
   });
 
   it.each([
