@@ -362,6 +362,7 @@ export class SyncDaemon {
         this.bulkQueued = null;
         if (q !== null && this.isMaster) void this.serveBulk(q);
       }, wait);
+      this.bulkTimer.unref?.();
       return;
     }
     void this.serveBulk(nonce);

@@ -21,14 +21,14 @@ const rnd = () => (seed = (seed * 6364136223846793005n + 1442695040888963407n) &
 
 interface Node { dp: FakeDataPlane; role: FakeRole; link: FakeLink; d: SyncDaemon }
 
-function node(wire: Wire, role: Role, n: number, o: { syncId?: number; key?: Uint8Array } = {}): Node {
+function node(wire: Wire, role: Role, n: number, o: { syncId?: number; key?: Uint8Array; log?: pino.Logger } = {}): Node {
   const dp = new FakeDataPlane();
   const r = new FakeRole(role);
   let d: SyncDaemon | undefined;
   const link = wire.link((f) => d!.receive(f));
   d = new SyncDaemon({
     dev: "eth1", instance: "VI_1", syncId: o.syncId ?? 0, key: o.key ?? KEY, dp, role: r, link,
-    source: { mac: `02:00:00:00:00:0${n}`, addr: `198.18.0.${n}` }, mtu: 1500, now: () => 0, random64: rnd, log: silent,
+    source: { mac: `02:00:00:00:00:0${n}`, addr: `198.18.0.${n}` }, mtu: 1500, now: () => 0, random64: rnd, log: o.log ?? silent,
   });
   return { dp, role: r, link, d };
 }
@@ -269,6 +269,26 @@ describe("SyncDaemon", () => {
       expect(a.d.stats().rejected.role).toBeGreaterThan(0);
       expect(a.dp.table.size).toBe(2);
     });
+  });
+
+  it("a key mismatch is one log line per interval with the count, not one per frame", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: "info" }, { write: (l: string) => { lines.push(JSON.parse(l)); } });
+    const wire = new Wire();
+    const a = node(wire, "MASTER", 1, { key: OTHER_KEY });
+    const b = node(wire, "BACKUP", 2, { log });
+    nodes.push(a, b);
+    a.dp.seed(entries(1));
+    for (let i = 0; i < 100; i++) b.link.inject(buildSyncFrame(encodeMessage({ type: TYPE_HEARTBEAT, syncId: 0, epoch: 1n, seq: BigInt(i + 1), nonce: 0n, entries: new Uint8Array(0) }, OTHER_KEY), { mac: "02:00:00:00:00:01", addr: "198.18.0.1" }));
+    await tick(100);
+    const macLines = () => lines.filter((l) => String(l.msg).includes("wrong MAC"));
+    expect(macLines()).toHaveLength(1);
+    expect(b.d.stats().rejected.mac).toBeGreaterThanOrEqual(100);
+    expect(a.d.stats().rejected.mac).toBeGreaterThanOrEqual(1); // B's BULK_REQUESTs, under B's key
+    expect(b.dp.table.size).toBe(0);
+    await tick(10_000);
+    expect(macLines()).toHaveLength(2);
+    expect(macLines()[1].count).toBeGreaterThan(0);
   });
 
   it("renders its Prometheus families", async () => {
