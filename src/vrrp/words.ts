@@ -33,17 +33,18 @@ export function instanceConfig(s: InstanceSpec, primary: string): InstanceConfig
 }
 
 /**
- * The adverts' source: unicast_src_ip, else the link's first address of the
- * family (`ip addr`), else for IPv6 the link-local address of its MAC (as
- * keepalived takes the interface's link-local).
+ * The adverts' source: unicast_src_ip, else for IPv4 the link's first
+ * address (`ip addr`), for IPv6 the link-local address of its MAC (RFC 5798
+ * §5.1.2.1: an IPv6 advert comes from the link-local address; keepalived
+ * takes the interface's).
  */
 function primaryOf(state: ConfigState, s: InstanceSpec): string {
   if (s.unicastSrcIp) return s.unicastSrcIp;
   const af = s.vips[0].af;
-  const a = state.addrs.find((x) => x.dev === s.interface && x.af === af);
-  if (a) return a.addr;
   const link = state.links.get(s.interface);
   if (af === 6 && link) return linkLocalFromMac(link.mac);
+  const a = state.addrs.find((x) => x.dev === s.interface && x.af === af);
+  if (a) return a.addr;
   return bad(`vrrp instance ${s.name}: ${s.interface} has no IPv${af} address for the adverts' source (ip addr add A/LEN dev ${s.interface} first, or unicast_src_ip A)`);
 }
 

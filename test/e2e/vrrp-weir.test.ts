@@ -7,8 +7,9 @@
 // `weir run` for every case; keepalived restarted per case. Cases: v3
 // multicast at 0.1 s both ways (Weir master / keepalived master), a cut link
 // (FAULT, keepalived takes over, Weir takes back), v2 multicast at 1 s both
-// ways, v3 unicast both ways, and SIGTERM of a master Weir (priority 0:
-// keepalived takes over). Root only; namespaces wvw<pid>*, addresses from
+// ways, v3 unicast both ways, IPv6 (adverts from the link-local address, ND
+// for the VIP answered by the master only), and SIGTERM of a master Weir
+// (priority 0: keepalived takes over). Root only; namespaces wvw<pid>*, addresses from
 // 198.18.0.0/15; processes started here are ended by PID.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -36,6 +37,9 @@ const KA_ADDR = "198.18.0.2";
 const CLIENT_ADDR = "198.18.0.10";
 const VIP = "198.18.0.100";
 const RS_NET_WEIR = "198.18.1.1";
+const VIP6 = "2001:db8::100";
+const CLIENT6 = "2001:db8::10";
+const WEIR6 = "2001:db8::1";
 const RS_ADDR = "198.18.1.2";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -66,7 +70,7 @@ async function end(p: ChildProcess | undefined, graceMs = 5000): Promise<void> {
 
 // ------------------------------------------------------------ keepalived
 
-interface KaConf { vrid: number; priority: number; version: 2 | 3; advertInt: string; unicast?: boolean }
+interface KaConf { vrid: number; priority: number; version: 2 | 3; advertInt: string; unicast?: boolean; vip?: string }
 
 class Keepalived {
   readonly lines: string[] = [];
@@ -80,7 +84,7 @@ class Keepalived {
       "  state BACKUP", "  interface eth0",
       `  virtual_router_id ${c.vrid}`, `  priority ${c.priority}`, `  advert_int ${c.advertInt}`, `  version ${c.version}`,
       ...(c.unicast ? [`  unicast_src_ip ${KA_ADDR}`, "  unicast_peer {", `    ${WEIR_ADDR}`, "  }"] : []),
-      "  virtual_ipaddress {", `    ${VIP}/32`, "  }",
+      "  virtual_ipaddress {", `    ${c.vip ?? `${VIP}/32`}`, "  }",
       "}", "",
     ].join("\n"));
     const pid = (n: string) => path.join(dir, `ka.${n}.pid`);
@@ -110,6 +114,7 @@ class Keepalived {
   async stop(): Promise<void> {
     await end(this.proc);
     shQuiet(["ip", "-n", NS.ka, "addr", "del", `${VIP}/32`, "dev", "eth0"]);
+    shQuiet(["ip", "-n", NS.ka, "addr", "del", `${VIP6}/128`, "dev", "eth0"]);
   }
 }
 
@@ -234,6 +239,7 @@ describe.skipIf(requireOrFail(CAN_RUN, WHY))("VRRP in weir run, with keepalived 
     }
     sh(["ip", "-n", NS.ka, "addr", "add", `${KA_ADDR}/24`, "dev", "eth0"]);
     sh(["ip", "-n", NS.client, "addr", "add", `${CLIENT_ADDR}/24`, "dev", "eth0"]);
+    sh(["ip", "-n", NS.client, "addr", "add", `${CLIENT6}/64`, "dev", "eth0", "nodad"]);
     sh(["ip", "link", "add", `${P}r0`, "netns", NS.weir, "type", "veth", "peer", "name", `${P}r1`, "netns", NS.rs]);
     sh(["ip", "-n", NS.weir, "link", "set", `${P}r0`, "name", "eth1"]);
     sh(["ip", "-n", NS.rs, "link", "set", `${P}r1`, "name", "eth0"]);
@@ -252,7 +258,7 @@ describe.skipIf(requireOrFail(CAN_RUN, WHY))("VRRP in weir run, with keepalived 
     weir = await Weir.start(dir);
     for (const l of [
       "ip link set eth0 up", "ip link set eth1 up",
-      `ip addr add ${WEIR_ADDR}/24 dev eth0`, `ip addr add ${RS_NET_WEIR}/24 dev eth1`,
+      `ip addr add ${WEIR_ADDR}/24 dev eth0`, `ip addr add ${WEIR6}/64 dev eth0`, `ip addr add ${RS_NET_WEIR}/24 dev eth1`,
       `ipvsadm -A -t ${VIP}:80 -s rr`, `ipvsadm -a -t ${VIP}:80 -r ${RS_ADDR}:80 -m`,
     ]) await weir.ctl(l);
   }, 60000);
@@ -351,6 +357,42 @@ describe.skipIf(requireOrFail(CAN_RUN, WHY))("VRRP in weir run, with keepalived 
       await k.waitState("MASTER", 5000, from);
       await weir.waitState("BACKUP", 5000);
       expect(await weir.ctl("vrrp show")).toMatch(new RegExp(`^vi1 eth0 vrid 51 BACKUP prio 50 master ${KA_ADDR} `));
+    });
+  });
+
+  describe("IPv6, version 3, multicast, advert_int 0.1", () => {
+    /**
+     * Pings the IPv6 VIP from the client (neighbour cache flushed): the MAC
+     * that answered ND for it, or null. (keepalived's host has no route back
+     * to the client, so only the ND answer counts, not the echo reply.)
+     */
+    function ndOwner(): string | null {
+      shQuiet(["ip", "-n", NS.client, "-6", "neigh", "flush", "all"]);
+      tryRun(["ip", "netns", "exec", NS.client, "ping", "-6", "-c", "1", "-W", "1", VIP6], { timeoutMs: 5000 });
+      const n = JSON.parse(sh(["ip", "-n", NS.client, "-6", "-j", "neigh", "show", VIP6]))[0];
+      return n?.lladdr ?? null;
+    }
+
+    it("Weir at 200: MASTER over keepalived from its link-local address, and ND for the VIP is answered by Weir; at 50 by keepalived", async () => {
+      await weir.tryCtl("vrrp del vi1");
+      const k = await restartKa({ vrid: 61, priority: 100, version: 3, advertInt: "0.1", vip: `${VIP6}/128` });
+      await k.waitState("MASTER", 8000);
+      const kaMac = JSON.parse(sh(["ip", "-n", NS.ka, "-j", "link", "show", "eth0"]))[0].address;
+      let from = k.mark();
+      const seen = cap!.mark();
+      await weir.ctl(`vrrp instance vi6 interface eth0 virtual_router_id 61 priority 200 virtual_ipaddress ${VIP6} advert_int 0.1`);
+      await k.waitState("BACKUP", 5000, from);
+      await weir.waitState("MASTER", 5000, "vi6");
+      const ad = cap!.frames.slice(seen).map((x) => decodeFrame(x.f)).find((d) => d.ok && d.advert.family === 6 && d.advert.priority === 200);
+      expect(ad).toMatchObject({ ok: true, dst: "ff02::12", ttl: 255, advert: { version: 3, vrid: 61, addresses: [VIP6] } });
+      expect(ad!.ok && ad!.src.startsWith("fe80::")).toBe(true);
+      expect(await until("ND for the VIP answered by Weir", () => ndOwner() === weirMac && "weir", 5000)).toBe("weir");
+      from = k.mark();
+      await weir.ctl(`vrrp instance vi6 interface eth0 virtual_router_id 61 priority 50 virtual_ipaddress ${VIP6} advert_int 0.1`);
+      await k.waitState("MASTER", 5000, from);
+      await weir.waitState("BACKUP", 5000, "vi6");
+      expect(await until("ND for the VIP answered by keepalived's host", () => ndOwner() === kaMac && "ka", 5000)).toBe("ka");
+      await weir.ctl("vrrp del vi6");
     });
   });
 

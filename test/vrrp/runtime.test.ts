@@ -368,8 +368,8 @@ describe("the runtime", () => {
     await r.step(masterDownIntervalUs(3, 200, 50) + 1);
     const sent = r.port().sent;
     const ad = decodeFrame(sent.find((f) => f[12] === 0x86 && f[13] === 0xdd && f[20] === 112)!);
-    // ip addr's global address is the source (keepalived takes the interface's address of the family)
-    expect(ad).toMatchObject({ ok: true, src: "2001:db8::1", dst: "ff02::12", ttl: 255, advert: { version: 3, family: 6, vrid: 61, intervalCs: 50, addresses: ["2001:db8::100"] } });
+    // from the link-local address of eth0's MAC 02:77:65:69:72:00 (RFC 5798 §5.1.2.1), not ip addr's global one
+    expect(ad).toMatchObject({ ok: true, src: "fe80::77:65ff:fe69:7200", dst: "ff02::12", ttl: 255, advert: { version: 3, family: 6, vrid: 61, intervalCs: 50, addresses: ["2001:db8::100"] } });
     expect(macText(sent[0].subarray(0, 6))).toBe("33:33:00:00:00:12");
     const nas = sent.filter((f) => f[12] === 0x86 && f[13] === 0xdd && f[20] === 58 && f[54] === 136);
     expect(nas.length).toBe(5);
