@@ -299,7 +299,14 @@ export class VrrpRuntime {
       if (p.port || p.opening) continue;
       const rec = p;
       rec.opening = this.deps.open(dev, {
-        onFrame: (f) => this.receive(dev, f),
+        onFrame: (f) => {
+          // Called from the event loop: nothing may escape (a bug here must not stop the appliance).
+          try {
+            this.receive(dev, f);
+          } catch (e) {
+            this.deps.log.error({ link: dev, err: e }, "VRRP: a received frame could not be handled");
+          }
+        },
         onLinkError: (errno) => {
           this.deps.log.warn({ link: dev, errno }, "VRRP packet I/O: link error");
           this.linkChanged(dev);
