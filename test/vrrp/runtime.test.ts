@@ -4,6 +4,7 @@
 // decoded from the frames its ports got; what the data plane does with the
 // virtual address is seen by running frames through it.
 import { describe, expect, it } from "vitest";
+import fc from "fast-check";
 import { VirtualClock } from "../../src/vrrp/clock.js";
 import { VrrpRuntime, type VrrpPort } from "../../src/vrrp/runtime.js";
 import { vrrpWords } from "../../src/vrrp/words.js";
@@ -262,6 +263,32 @@ describe("the runtime", () => {
     expect(r.rt.links()[0].rejected).toEqual({ bad_ttl: 1, bad_checksum: 1, unknown_vrid: 1, truncated: 1, version_mismatch: 1 });
     expect(r.rt.role("vi1")!.state()).toBe("BACKUP");
     expect(await r.t.run("show stats")).toMatch(/^vrrp_link eth0 rx 5 tx 0 tx_failed 0 rejected bad_ttl=1,bad_checksum=1,unknown_vrid=1,truncated=1,version_mismatch=1$/m);
+  });
+
+  it("any frame at all is taken or refused and counted, never thrown (property)", async () => {
+    const r = await rig();
+    await r.t.setup(instance());
+    await flush();
+    const p = r.port();
+    const good = advertFrom(PEER, { priority: 100 });
+    const frames = fc.oneof(
+      fc.uint8Array({ maxLength: 120 }),
+      // a real advert with a few bytes changed
+      fc.array(fc.tuple(fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }).map((edits) => {
+        const f = good.slice();
+        for (const [i, v] of edits) f[i] = v;
+        return f;
+      }),
+    );
+    fc.assert(fc.property(frames, (f) => {
+      const before = r.rt.links()[0];
+      const taken = r.rt.report()[0].stats.advertsReceived;
+      p.o.onFrame(f);
+      const after = r.rt.links()[0];
+      const refused = Object.values(after.rejected).reduce((a, b) => a + (b ?? 0), 0) - Object.values(before.rejected).reduce((a, b) => a + (b ?? 0), 0);
+      expect(after.rxFrames).toBe(before.rxFrames + 1);
+      expect(refused + (r.rt.report()[0].stats.advertsReceived - taken)).toBe(1);
+    }), { numRuns: 300 });
   });
 
   it("a tracked link down (carrier) makes it FAULT, a master sending priority 0; back up it is BACKUP again", async () => {
