@@ -323,7 +323,9 @@ export class SyncDaemon {
 
   /** The master's tick: the change log's records, a queued refresh, or a heartbeat. */
   private async flush(): Promise<void> {
-    if (!this.isMaster || this.flushing) return;
+    // Not while a bulk is sent: a change logged after the bulk's export must reach the backup
+    // after the export's (older) entry for the same connection, or the older one would win.
+    if (!this.isMaster || this.flushing || this.bulkRunning) return;
     this.flushing = true;
     try {
       const { records, lost } = await this.o.dp.takeConnChanges();

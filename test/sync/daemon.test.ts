@@ -179,6 +179,23 @@ describe("SyncDaemon", () => {
     expect(b.d.stats().boundEpoch).not.toBe(oldEpoch.toString(16).padStart(16, "0"));
   });
 
+  it("a change made during a bulk reaches the backup after the bulk's older entry for the same connection", async () => {
+    const wire = new Wire();
+    const a = node(wire, "MASTER", 1);
+    a.dp.seed(entries(200));
+    const newer = entries(1, 1199); // the last connection of the export (the bulk's last message)
+    newer[3] = 2; // another state
+    // The export is the table at the bulk's start; the change lands while the bulk is on the wire,
+    // which a full TX ring holds up past a flush tick.
+    const exportNow = a.dp.exportConnections.bind(a.dp);
+    a.dp.exportConnections = async () => { const t = await exportNow(); a.dp.add(newer); a.link.busy = 20; return t; };
+    const b = node(wire, "BACKUP", 2);
+    nodes.push(a, b);
+    await tick(200);
+    expect(b.d.stats().synced).toBe(true);
+    expect(b.dp.table.get(1199)![3]).toBe(2);
+  });
+
   it("a full TX ring delays frames, in sequence order, instead of losing them", async () => {
     const { a, b } = pair({ masterHas: 100 });
     a.link.busy = 30; // the bulk's first frames wait for room
