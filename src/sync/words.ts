@@ -28,10 +28,10 @@ export interface SyncLinkInfo {
 
 export interface SyncWordDeps {
   dp: ConnSyncSource;
-  /** The VRRP instance's role source, or null: "no such vrrp instance". */
-  role(instance: string): RoleSource | null;
-  /** The link's MAC, address, MTU and whether it is attached, or null when there is no such link. */
-  link(dev: string): SyncLinkInfo | null;
+  /** The VRRP instance's role source (VrrpRuntime.role), or null/undefined: "no such vrrp instance". */
+  role(instance: string): RoleSource | null | undefined;
+  /** The link's MAC, address, MTU and whether it is attached, or null/undefined when there is no such link. */
+  link(dev: string): SyncLinkInfo | null | undefined;
   /** Opens the raw link (default: a SyncRawLink on dev). */
   openLink?(dev: string, onFrame: (frame: Uint8Array) => void, mtu: number): Promise<SyncLink>;
   /** The data plane's clock (ms). */
