@@ -254,6 +254,29 @@ describe("SyncDaemon", () => {
       expect(b.dp.table.has(9999)).toBe(true);
     });
 
+    it("authenticated messages of random type, epoch, sequence and nonce: only the bound epoch's fresh ENTRIES install", async () => {
+      const { a, b } = pair({ masterHas: 1 });
+      await tick(100);
+      const stranger = 0x7777n;
+      let fresh = 1_000_000n;
+      await fc.assert(fc.asyncProperty(fc.array(fc.record({
+        type: fc.integer({ min: 0, max: 7 }), ours: fc.boolean(), seq: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        nonce: fc.bigInt({ min: 0n, max: 3n }), freshSeq: fc.boolean(),
+      }), { maxLength: 20 }), async (ms) => {
+        for (const m of ms) {
+          const epoch = m.ours ? a.d.epoch : stranger;
+          // Entries from a stranger are marked (port 31000) and must never install.
+          const ents = m.type === TYPE_ENTRIES ? entries(1, m.ours ? 20000 : 31000) : new Uint8Array(0);
+          const seq = m.ours && m.freshSeq ? ++fresh : m.seq;
+          const enc = m.type >= 1 && m.type <= 5 ? encodeMessage({ type: m.type, syncId: 0, epoch, seq, nonce: m.nonce, entries: ents }, KEY) : new Uint8Array(60);
+          b.link.inject(buildSyncFrame(enc, { mac: "02:00:00:00:00:01", addr: "198.18.0.1" }));
+        }
+        await b.d.settled();
+        expect(b.dp.table.has(31000)).toBe(false);
+      }), { numRuns: 100 });
+      expect(b.d.stats().boundEpoch).toBe(a.d.stats().epoch);
+    });
+
     it("a flood from an unbound epoch asks for at most one resync a second", async () => {
       const { a, b } = pair({ masterHas: 1 });
       await tick(100);
