@@ -41,6 +41,8 @@ import { systemScheduler } from "../vrrp/clock.js";
 import { hostCarrier } from "../vrrp/carrier.js";
 import { openVrrpPort } from "../vrrp/port.js";
 import { addStatsLines } from "../console/appliance.js";
+import { lvsSyncDaemonWord } from "../sync/words.js";
+import { addSyncMetrics, syncStatsLines } from "../sync/metrics.js";
 
 export interface RunOptions {
   /** Command script replayed at start and written by `save`. */
@@ -211,6 +213,19 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   // After the core words (ip, ipvsadm): running-config replays links and addresses first.
   interp.register("vrrp", vrrpWords(vrrp, model));
   addStatsLines(interp.registry, () => vrrp.statsLines());
+  // Connection sync (src/sync/) follows a VRRP instance: registered after vrrp so its line replays after the instance's.
+  const sync = lvsSyncDaemonWord({
+    dp: api, now, log: logger("sync"),
+    role: (instance) => vrrp.role(instance),
+    link: (dev) => {
+      const l = model.state.links.get(dev);
+      if (!l) return undefined;
+      const v4 = model.state.addrs.find((a) => a.dev === dev && !a.addr.includes(":"));
+      return { mac: l.mac, addr: v4?.addr ?? null, mtu: l.mtu ?? 1500, attached: l.up && !!io };
+    },
+  });
+  interp.register("lvs_sync_daemon", sync);
+  addStatsLines(interp.registry, () => syncStatsLines(sync.stats()));
   if (image) {
     interp.register("image status", imageStatus(image, () => tls?.fingerprint));
     interp.register("image upgrade", imageUpgrade(image));
@@ -230,6 +245,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
       if (image?.booted.trial) {
         await image.markBad(`config did not load: ${boot.failed.text}`).catch((e) => log.error({ err: e }, "could not mark the image bad"));
         vrrp.stop();
+        sync.stop();
         await pool?.stop();
         await io?.close().catch((e) => log.warn({ err: e }, "packet I/O close failed"));
         return 1;
@@ -278,6 +294,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
         return renderMetricsSliced({
           dp: api, targets: () => model.targets(), rates, links: () => linkStats(io, pool), workers: pool && (() => pool.status()),
           vrrp: () => vrrp.metrics(),
+          more: [(x) => addSyncMetrics(x, sync.stats())],
           health: (svc, dest) => {
             const s = serviceId(svc);
             return (dest.port === undefined ? undefined : health.get(`${s} ${destId(dest)}`)) ?? health.get(`${s} ${dest.addr}`);
@@ -317,6 +334,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   async function shutdown(): Promise<void> {
     // First, while the links are still ours: masters send priority 0 so the backup takes over at once.
     vrrp.stop();
+    sync.stop();
     clearInterval(ticker);
     rates.stop();
     prober.stop();

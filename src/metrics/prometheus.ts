@@ -131,6 +131,8 @@ export interface MetricsSource {
   workers?: () => WorkerCounters[];
   /** VRRP (src/vrrp/runtime.ts metrics()); without it the VRRP families are not declared. */
   vrrp?: () => VrrpCounters;
+  /** Families of other modules (connection sync: src/sync/metrics.ts), each declaring and adding its own, after these. */
+  more?: ((x: Exposition) => void)[];
   log?: Logger;
 }
 
@@ -303,6 +305,7 @@ function* collect(src: MetricsSource, x: Exposition): Generator<void> {
     x.add("weir_worker_frames_total", { worker }, w.framesIn);
   }
   if (src.vrrp) vrrpSamples(x, src.vrrp());
+  for (const add of src.more ?? []) add(x);
 }
 
 function vrrpSamples(x: Exposition, v: VrrpCounters): void {
