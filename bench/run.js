@@ -11,6 +11,7 @@ import { BENCH, buildRef, checkBuilt, machine, log } from "./lib/util.js";
 
 const ALL = {
   B1: () => import("./b1.js"),
+  B1S: () => import("./b1sync.js"),
   B2: () => import("./b2.js"),
   B3: () => import("./b3.js"),
   B4: () => import("./b3.js"),
