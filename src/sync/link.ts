@@ -6,6 +6,9 @@
 
 import { RawLink, type RawLinkOptions } from "../dataplane/rawlink.js";
 import { syncFilter } from "./frame.js";
+import { holdAllmulticast } from "../dataplane/allmulti.js";
+import { logger } from "../log.js";
+import type { SyncLink } from "./daemon.js";
 
 /** RX ring bytes: ~1000 messages of a 1500-byte MTU (19 000 entries), ~128 of 9000. */
 const RX_BYTES = 2 << 20;
@@ -26,7 +29,15 @@ export class SyncRawLink extends RawLink {
   }
 }
 
-/** The default opener the console word uses: frames go to onFrame. */
-export function openSyncLink(dev: string, onFrame: (frame: Uint8Array) => void, mtu?: number): Promise<SyncRawLink> {
-  return SyncRawLink.open(dev, { onFrame: (f) => onFrame(f), mtu });
+/** The default opener the console word uses: frames go to onFrame; the link is in allmulticast mode while open (dataplane/allmulti.ts). */
+export async function openSyncLink(dev: string, onFrame: (frame: Uint8Array) => void, mtu?: number): Promise<SyncLink> {
+  const link = await SyncRawLink.open(dev, { onFrame: (f) => onFrame(f), mtu });
+  const release = await holdAllmulticast(dev, logger("sync"), "connection sync");
+  return {
+    send: (f) => link.send(f),
+    close: () => {
+      link.close();
+      release();
+    },
+  };
 }
