@@ -32,7 +32,7 @@ export async function baselineRun(lab, adv) {
   await lab.startKeepalived(1, adv);
   const end = Date.now() + 15000;
   while (!(lab.kernelHoldsVips(0) && !lab.kernelHoldsVips(1))) {
-    if (Date.now() > end) throw new Error("keepalived 1 did not become MASTER within 15 s");
+    if (Date.now() > end) throw new Error(`keepalived 1 did not become MASTER within 15 s (VIPs on lb1 ${lab.kernelHoldsVips(0)}, lb2 ${lab.kernelHoldsVips(1)}):\n${lab.keepalivedLog(0)}\n${lab.keepalivedLog(1)}`);
     await sleep(50);
   }
   const probe = await lab.probe(nat.vip, PROBE_MS);

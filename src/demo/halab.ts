@@ -200,9 +200,16 @@ export class HaLab {
     ].join("\n"));
     const pid = (n: string) => path.join(this.dir, `${name}.${n}.pid`);
     const pidFiles = [pid("vrrp"), pid("main")];
+    // A killed keepalived's pid files make the next one think it "is already running".
+    for (const f of [...pidFiles, pid("check")]) rmSync(f, { force: true });
     const proc = await this.topo.spawn(lb, ["keepalived", "-n", "-l", "-P", "--dont-respawn", "-f", file, "-p", pid("main"), "-r", pid("vrrp"), "-c", pid("check")],
       { label: `keepalived lb${d + 1}`, waitReady: false });
     this.keepaliveds[d] = { proc, pidFiles };
+  }
+
+  /** The last lines keepalived d logged (-l: on its stderr). */
+  keepalivedLog(d: number, lines = 8): string {
+    return (this.keepaliveds[d]?.proc.stderr() ?? "").trim().split("\n").slice(-lines).join("\n");
   }
 
   /** Whether keepalived d's kernel holds the VIPs (it does as MASTER). */
