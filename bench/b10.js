@@ -71,15 +71,17 @@ export async function weirRun(lab, adv) {
     await sleep(200);
   }
   const lost = {};
+  const slowest = {};
   for (const h of holds) {
     const st = await lab.holdStop(h.handle, t);
     lost[h.s.method] = HELD - st.open;
+    slowest[h.s.method] = st.open && st.lastFirstAfter !== null ? (st.lastFirstAfter - t) / 1000 : null;
     const recover = st.open === 0 ? "(none open)" : st.lastFirstAfter !== null ? `${((st.lastFirstAfter - t) / 1000).toFixed(2)} s` : `${st.waiting} still waiting`;
     log(`  weir ${h.s.method}: ${st.open}/${HELD} open after the takeover, every open one answered again by ${recover}${st.reasons.length ? `; lost: ${st.reasons.slice(0, 3).join("; ")}` : ""}`);
   }
   await lab.probeStop(probe);
   await lab.stopDirector(1);
-  return { ms, lost };
+  return { ms, lost, slowest };
 }
 
 export async function run({ runs }) {
@@ -106,7 +108,7 @@ export async function run({ runs }) {
           log(`  weir advert_int ${adv} s run ${i + 1}: takeover ${w.ms === null ? "none" : `${w.ms.toFixed(0)} ms`}, lost NAT ${w.lost.NAT} DR ${w.lost.DR}`);
         } catch (e) {
           log(`  weir advert_int ${adv} s run ${i + 1} failed: ${e.message}`);
-          w = { ms: null, lost: { NAT: null, DR: null }, error: e.message.split("\n")[0] };
+          w = { ms: null, lost: { NAT: null, DR: null }, slowest: {}, error: e.message.split("\n")[0] };
         } finally {
           // A failed run leaves directors behind: the next one starts clean.
           for (const d of [0, 1]) if (lab.directors[d]) await lab.stopDirector(d).catch(() => {});
@@ -129,7 +131,7 @@ export async function run({ runs }) {
         const r = result("B10", `established connections lost of ${HELD} (${m}) on that takeover, advert_int ${adv} s (target 0; lower is better)`, "conns",
           rr.map((x) => ({ value: x.w.lost[m] ?? 0, baseline: null })), 0);
         if (failed) r.value = null;
-        r.note = failed ? `weir failed: ${failed.w.error}` : `lost = reset, closed, wrong data or no answer within ${STALL_MS[adv] / 1000} s; per run ${rr.map((x) => x.w.lost[m]).join(", ")}`;
+        r.note = failed ? `weir failed: ${failed.w.error}` : `lost = reset, closed, wrong data or no answer within ${STALL_MS[adv] / 1000} s; per run ${rr.map((x) => x.w.lost[m]).join(", ")}; the slowest open connection answered again ${rr.map((x) => (x.w.slowest[m] == null ? "—" : `${x.w.slowest[m].toFixed(2)} s`)).join(", ")} after the kill (TCP's retransmission back-off)`;
         out.push(r);
       }
     }
