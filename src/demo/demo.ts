@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Appliance, type ServiceStats } from "./appliance.js";
 import { AgentClient, type NsProcess } from "./procs.js";
-import { demoPreflight } from "./tools.js";
+import { demoPreflight, demoSignals } from "./tools.js";
 import { LB_CLIENT_ADDR, LB_CLIENT_LINK, LB_SERVER_ADDR, LB_SERVER_LINK, Topology, rsAddr } from "./topology.js";
 import type { HttpManyResult, UdpResult } from "./agent.js";
 
@@ -87,22 +87,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   const udpRate = Math.max(1, Math.round(rate / 2));
   if (!(duration > 0)) throw new Error(`--duration must be a positive number of seconds`);
 
-  let stopping = false;
-  let interrupts = 0;
   let topo: Topology | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts === 1) {
-      stopping = true;
-      say(`\n${sig}: stopping (again to abort at once)`);
-    } else {
-      try { topo?.destroy(); } catch { /* best effort */ }
-      process.exit(130);
-    }
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  process.on("SIGHUP", onSignal);
+  const signals = demoSignals(say, () => topo?.destroy());
 
   const tallies = new Map<string, Tally>(DEMO_SERVICES.map((s) => [s.key, newTally()]));
   let lastStats: ServiceStats[] = [];
@@ -138,7 +124,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     let second = 0;
     let lastDraw = 0;
     const track = (p: Promise<void>) => { inflight.add(p); void p.finally(() => inflight.delete(p)); };
-    while (!stopping && Date.now() - t0 < duration * 1000) {
+    while (!signals.stopping && Date.now() - t0 < duration * 1000) {
       if (Date.now() - t0 >= second * 1000 && inflight.size < 16) {
         second++;
         for (const s of DEMO_SERVICES) {
@@ -190,9 +176,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
         code = 1;
       }
     }
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    process.off("SIGHUP", onSignal);
+    signals.off();
   }
   return code;
 

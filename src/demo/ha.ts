@@ -10,7 +10,7 @@
 
 import { HaLab } from "./halab.js";
 import { HA_SERVICES, DIRECTOR_CLIENT_ADDR } from "./hatopology.js";
-import { demoPreflight } from "./tools.js";
+import { demoPreflight, demoSignals } from "./tools.js";
 import type { HoldStatus } from "./hold.js";
 
 export interface HaDemoOptions {
@@ -38,19 +38,8 @@ export async function runHaDemo(opts: HaDemoOptions = {}): Promise<number> {
   const stallMs = Math.max(5000, Math.round(adv * 12000));
   if (duration * 500 < 3000) throw new Error(`--duration must leave time before and after the kill (at least 6 s)`);
 
-  let stopping = false;
   let lab: HaLab | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (stopping) {
-      void lab?.close().catch(() => {}).finally(() => process.exit(130));
-      return;
-    }
-    stopping = true;
-    say(`\n${sig}: stopping (again to abort at once)`);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  process.on("SIGHUP", onSignal);
+  const signals = demoSignals(say, () => lab?.topo.destroy());
 
   let code = 1;
   try {
@@ -82,7 +71,7 @@ export async function runHaDemo(opts: HaDemoOptions = {}): Promise<number> {
     let last: HoldStatus[] = [];
     let second = 0;
     const bound = () => Date.now() - t0 >= duration * 1000 && (killedAt === null || Date.now() - killedAt >= stallMs + 1000 || last.every((x) => x.waiting === 0));
-    while (!stopping && !bound()) {
+    while (!signals.stopping && !bound()) {
       if (killedAt === null && Date.now() - t0 >= (duration * 1000) / 2) {
         const m = await lab.master();
         killedAt = lab.killDirector(m ?? 0);
@@ -138,9 +127,7 @@ export async function runHaDemo(opts: HaDemoOptions = {}): Promise<number> {
         code = 1;
       }
     }
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    process.off("SIGHUP", onSignal);
+    signals.off();
   }
   return code;
 }

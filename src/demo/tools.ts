@@ -44,6 +44,23 @@ export function demoPreflight(name: string, say: (s: string) => void): boolean {
   return !missing;
 }
 
+const STOP_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/** A demo's Ctrl-C: the first signal asks it to stop (stopping turns true), a second aborts at once (abort(), exit 130). off() when done. */
+export function demoSignals(say: (s: string) => void, abort: () => void): { readonly stopping: boolean; off(): void } {
+  const state = { stopping: false, off: () => { for (const s of STOP_SIGNALS) process.off(s, on); } };
+  function on(sig: NodeJS.Signals): void {
+    if (state.stopping) {
+      try { abort(); } catch { /* best effort */ }
+      process.exit(130);
+    }
+    state.stopping = true;
+    say(`\n${sig}: stopping (again to abort at once)`);
+  }
+  for (const s of STOP_SIGNALS) process.on(s, on);
+  return state;
+}
+
 /** apt-get ARGS, its errors on our stderr; true when it exited 0. */
 function runApt(args: string[]): boolean {
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
