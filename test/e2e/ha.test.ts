@@ -8,9 +8,12 @@
 // director takes the bulk resync and preempts; connections made during the
 // outage survive), and when a backup restarted mid-stream takes over later.
 // One lab for the file, advert_int 0.2 s; every step waits with a bound.
+// Then `weir demo --ha` end to end: exit 0 (no connection lost), nothing left.
 // Root only; namespaces weir<pid><letter>-*, addresses 198.18.0.0/15.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CAN_RUN, IO_ENGINE, SKIP_REASON } from "./lib/index.js";
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { CAN_RUN, IO_ENGINE, ROOT, SKIP_REASON, listNetns, pidsWithArg } from "./lib/index.js";
 import { requireOrFail } from "../helpers/requires.js";
 import { HaLab } from "../../src/demo/halab.js";
 import { HA_SERVICES } from "../../src/demo/hatopology.js";
@@ -166,5 +169,21 @@ describe.skipIf(requireOrFail(CAN_RUN && IO_ENGINE, SKIP_REASON))("two weir dire
     const worst = await expectAllCarryOn([...before, ...gone], t);
     report(`backup restarted, then kill -9 of the master: takeover ${takeover?.toFixed(0)} ms, every connection answered again within ${worst.toFixed(0)} ms`);
     await stop([...before, ...gone]);
+  });
+});
+
+describe.skipIf(requireOrFail(CAN_RUN && IO_ENGINE, SKIP_REASON))("weir demo --ha", () => {
+  it("kills the master half-way, loses no connection, exits 0 and leaves nothing behind", () => {
+    const before = new Set(listNetns());
+    const r = spawnSync(process.execPath, [path.join(ROOT, "bin", "weir.js"), "demo", "--ha", "--duration", "8", "--connections", "40"], { encoding: "utf8", timeout: 120000 });
+    expect(r.stdout).toMatch(/kill -9 lb1 \(weir run, the MASTER\)/);
+    expect(r.stdout).toMatch(/takeover: the first probe sent after the kill was answered \d+ ms after it/);
+    expect(r.stdout).toMatch(/NAT 198\.18\.100\.1:80 +40\/40 opened, 40 alive, 0 lost/);
+    expect(r.stdout).toMatch(/DR 198\.18\.100\.2:80 +40\/40 opened, 40 alive, 0 lost/);
+    expect(r.stdout).toMatch(/no established connection was lost/);
+    expect(r.stdout).toMatch(/nothing left behind/);
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(listNetns().filter((n) => !before.has(n))).toEqual([]);
+    expect(pidsWithArg("dist/demo/")).toEqual([]);
   });
 });
