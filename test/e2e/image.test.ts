@@ -20,12 +20,13 @@ import { SerialVm } from "../image/lib/vm.js";
 import { AgentClient, spawnReady, type NsProcess } from "./lib/index.js";
 import { writeKeyPair } from "../../src/image/bundle.js";
 import { requireOrFail } from "../helpers/requires.js";
+import { Keepalived } from "../helpers/keepalived.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const WEIR = path.join(ROOT, "bin", "weir.js");
 const have = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 const SKIP = process.getuid?.() !== 0 ? "needs root (taps, namespaces)"
-  : !["qemu-system-x86_64", "mke2fs", "mkfs.vfat", "mcopy", "sfdisk", "grub-mkimage", "zstd", "nft"].every(have) ? "needs the image tools (scripts/install-test-deps.sh)"
+  : !["qemu-system-x86_64", "mke2fs", "mkfs.vfat", "mcopy", "sfdisk", "grub-mkimage", "zstd", "nft", "keepalived"].every(have) ? "needs the image tools (scripts/install-test-deps.sh)"
   : !fs.existsSync("/usr/share/OVMF/OVMF_CODE_4M.fd") ? "needs OVMF" : "";
 
 const P = `wim${process.pid % 100000}`;
@@ -124,6 +125,47 @@ describe.skipIf(requireOrFail(!SKIP, String(SKIP)))("appliance image in QEMU", (
     expect(r).toMatch(/socket hang up|ECONNRESET/);
     expect(await vm.command("host-access del tcp 8080 dev eth1")).toBe("");
   }, 60_000);
+
+  it("speaks VRRP on its virtio data NIC with a real keepalived: preempts it, answers for the VIP, hands it back on vrrp del", async () => {
+    // keepalived on the client namespace's tap, the VM's eth1 the other side:
+    // the adverts cross virtio-net (whose multicast filter the VM opens with
+    // allmulticast) both ways. The two-VM pair of the issue is tested with
+    // `weir run`s in namespaces (test/e2e/ha.test.ts): a second TCG VM on
+    // this 2-core machine would double the longest test in the suite.
+    const vip = "198.18.61.101";
+    const kaDir = fs.mkdtempSync(path.join(tmp, "ka-"));
+    const ka = Keepalived.launch(NS.c, kaDir, { iface: `${P}c`, vrid: 61, priority: 100, version: 3, advertInt: "0.1", vips: [`${vip}/32`] });
+    const kaHasVip = () => sh("ip", ["-n", NS.c, "-o", "addr", "show", "dev", `${P}c`]).includes(`${vip}/32`);
+    try {
+      await ka.waitState("MASTER", 10_000);
+      expect(kaHasVip()).toBe(true);
+      for (const line of [
+        `ipvsadm -A -t ${vip}:80 -s rr`, `ipvsadm -a -t ${vip}:80 -r 198.18.62.10:8080 -m`,
+        `vrrp instance img interface eth1 virtual_router_id 61 priority 150 advert_int 0.1 virtual_ipaddress ${vip}`,
+      ]) expect(await vm.command(line), line).toBe("");
+      const mark = ka.mark();
+      await ka.waitState("BACKUP", 10_000, mark);
+      let show = "";
+      for (let i = 0; i < 50 && !/^img eth1 vrid 61 MASTER prio 150/m.test(show); i++) {
+        show = await vm.command("vrrp show");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(show).toMatch(/^img eth1 vrid 61 MASTER prio 150/m);
+      expect(kaHasVip()).toBe(false);
+      // The client learnt the VM's MAC for the VIP from its gratuitous ARPs (or asks again): the service answers through the VM.
+      const r = await client!.call("http", { url: `http://${vip}/`, bodyBytes: 1000, timeoutMs: 20_000 });
+      expect(r).toMatchObject({ status: 200, server: "rs1", echoOk: true });
+      const back = ka.mark();
+      expect(await vm.command("vrrp del img")).toBe("");
+      await ka.waitState("MASTER", 5_000, back);
+      await new Promise((r) => setTimeout(r, 300)); // keepalived adds the address as it enters MASTER
+      expect(kaHasVip()).toBe(true);
+    } finally {
+      await ka.stop();
+      spawnSync("ip", ["-n", NS.c, "addr", "del", `${vip}/32`, "dev", `${P}c`]);
+      await vm.command(`ipvsadm -D -t ${vip}:80`).catch(() => "");
+    }
+  }, 120_000);
 
   it("serves the WebSocket console over TLS on the management NIC with the token and the pinned certificate, and refuses it without", () => {
     const con = (tok: string, fp = fingerprint) => spawnSync("ip", ["netns", "exec", NS.m, process.execPath, WEIR, "console", "--url", `wss://${MGMT}:8080`, "--fingerprint", fp],

@@ -22,6 +22,7 @@ import { alive, haveCommand, run, tryRun } from "../../src/demo/sys.js";
 import { ctlLine } from "../../src/demo/appliance.js";
 import { requireOrFail } from "../helpers/requires.js";
 import { endHelper } from "../vrrp/helper.js";
+import { Keepalived as KeepalivedPeer } from "../helpers/keepalived.js";
 import { decodeFrame, macText } from "../../src/vrrp/packet.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -72,47 +73,17 @@ async function end(p: ChildProcess | undefined, graceMs = 5000): Promise<void> {
 
 interface KaConf { vrid: number; priority: number; version: 2 | 3; advertInt: string; unicast?: boolean; vip?: string }
 
-class Keepalived {
-  readonly lines: string[] = [];
-  private constructor(readonly proc: ChildProcess) {}
-
+/** keepalived on NS.ka's eth0 (test/helpers/keepalived.ts), its VIPs removed when it stops. */
+class Keepalived extends KeepalivedPeer {
   static start(dir: string, c: KaConf): Keepalived {
-    const file = path.join(dir, "ka.conf");
-    writeFileSync(file, [
-      "global_defs {", `  router_id weir_${process.pid}`, "}",
-      "vrrp_instance VI_1 {",
-      "  state BACKUP", "  interface eth0",
-      `  virtual_router_id ${c.vrid}`, `  priority ${c.priority}`, `  advert_int ${c.advertInt}`, `  version ${c.version}`,
-      ...(c.unicast ? [`  unicast_src_ip ${KA_ADDR}`, "  unicast_peer {", `    ${WEIR_ADDR}`, "  }"] : []),
-      "  virtual_ipaddress {", `    ${c.vip ?? `${VIP}/32`}`, "  }",
-      "}", "",
-    ].join("\n"));
-    const pid = (n: string) => path.join(dir, `ka.${n}.pid`);
-    const proc = spawn("ip", ["netns", "exec", NS.ka, "keepalived", "-n", "-l", "-P", "--dont-respawn", "-f", file, "-p", pid("main"), "-r", pid("vrrp"), "-c", pid("check")], {
-      stdio: ["ignore", "pipe", "pipe"],
+    return Keepalived.launch(NS.ka, dir, {
+      iface: "eth0", vrid: c.vrid, priority: c.priority, version: c.version, advertInt: c.advertInt,
+      vips: [c.vip ?? `${VIP}/32`], unicast: c.unicast ? { src: KA_ADDR, peers: [WEIR_ADDR] } : undefined,
     });
-    const k = new Keepalived(proc);
-    for (const s of [proc.stdout!, proc.stderr!]) createInterface({ input: s }).on("line", (l) => k.lines.push(l));
-    return k;
-  }
-
-  mark(): number { return this.lines.length; }
-
-  state(from = 0): string | null {
-    let st: string | null = null;
-    for (const l of this.lines.slice(from)) {
-      const m = /\(VI_1\) Entering (\w+) STATE/.exec(l);
-      if (m) st = m[1];
-    }
-    return st;
-  }
-
-  waitState(state: string, timeoutMs: number, from = 0): Promise<string> {
-    return until(`keepalived ${state} (log: ${this.lines.slice(-4).join(" | ")})`, () => this.state(from) === state && state, timeoutMs);
   }
 
   async stop(): Promise<void> {
-    await end(this.proc);
+    await super.stop();
     shQuiet(["ip", "-n", NS.ka, "addr", "del", `${VIP}/32`, "dev", "eth0"]);
     shQuiet(["ip", "-n", NS.ka, "addr", "del", `${VIP6}/128`, "dev", "eth0"]);
   }
