@@ -41,6 +41,7 @@ import { systemScheduler } from "../vrrp/clock.js";
 import { hostCarrier } from "../vrrp/carrier.js";
 import { openVrrpPort } from "../vrrp/port.js";
 import { addStatsLines } from "../console/appliance.js";
+import { linkStateLines } from "../console/ip/link.js";
 import { lvsSyncDaemonWord } from "../sync/words.js";
 import { addSyncMetrics, syncStatsLines } from "../sync/metrics.js";
 
@@ -213,6 +214,7 @@ export async function runAppliance(opts: RunOptions): Promise<number> {
   // After the core words (ip, ipvsadm): running-config replays links and addresses first.
   interp.register("vrrp", vrrpWords(vrrp, model));
   addStatsLines(interp.registry, () => vrrp.statsLines());
+  addStatsLines(interp.registry, () => linkStateLines(linkStats(io, pool)));
   // Connection sync (src/sync/) follows a VRRP instance: registered after vrrp so its line replays after the instance's.
   const sync = lvsSyncDaemonWord({
     dp: api, now, log: logger("sync"),

@@ -59,7 +59,11 @@ export interface IoOptions {
   /** Clock of the data plane, ms. */
   now: () => number;
   log: Logger;
-  /** Called when a link went away under the appliance (after it was detached). */
+  /**
+   * Called when a link went away under the appliance (the device vanished:
+   * ENODEV, ENXIO), after it was detached. A link set down or losing its
+   * carrier is not gone: it stays attached (LinkState).
+   */
   onGone?: (dev: string, error: string) => void;
   /**
    * Socket filter (cBPF, native setFilter) for the RX rings opened from now
@@ -71,12 +75,24 @@ export interface IoOptions {
   ringsOnly?: boolean;
 }
 
+/**
+ * What the kernel says of an attached link (SIOCGIFFLAGS, read once a
+ * second): frames flow only when "up". "down": set down from outside (no
+ * IFF_UP); "no-carrier": up without a carrier (a veth whose peer is down, a
+ * cable out).
+ */
+export type LinkState = "up" | "down" | "no-carrier";
+
 /** Counters of one attached link. */
 export interface LinkIoStats {
   dev: string;
   id: number;
   tap: string;
   rxVersion: number;
+  /** The link's state as last seen (the supervisor's view; absent from a test's figures). */
+  state?: LinkState;
+  /** Times the link went down (admin or carrier) while attached. */
+  downs?: number;
   /** PACKET_STATISTICS: frames the kernel dropped for want of room in the RX ring, and ring freezes (V3). */
   ringDrops: number;
   ringFreezes: number;
@@ -104,6 +120,11 @@ interface Attached {
   ringFreezes: number;
   tapDrops: number;
   gone: boolean;
+  /** As last seen; frames resume by themselves when it is "up" again (the rings stay). */
+  state: LinkState;
+  /** Times it went down while attached, and when it last did (ms, the data plane's clock). */
+  downs: number;
+  downSince: number;
   /**
    * The link's host side (linkhost.ts). None: a worker's rings on a link the
    * supervisor attached, whose TAP is the supervisor's (written to, never
@@ -113,6 +134,13 @@ interface Attached {
 }
 
 const MiB = 1 << 20;
+
+/** Errors of a device that vanished (ENETDOWN is not one: the link is only down). */
+const GONE = new Set(["ENODEV", "ENXIO", "WEIR_ERR_BAD_HANDLE"]);
+
+function errnoOf(e: unknown): string {
+  return (e as Native.NativeError).code ?? (e as Error).message;
+}
 
 export class PacketIo {
   private native!: NativeMod;
@@ -282,13 +310,19 @@ export class PacketIo {
     if (rc !== 0) throw new WeirError("WEIR_ERR_IO_ATTACH", `data plane refused link ${id}`);
     const a: Attached = {
       dev, id, rx, tx, tap, tapName: tname, regions: [...regions], rxGeom, txGeom,
-      ringDrops: 0, ringFreezes: 0, tapDrops: 0, gone: false, watches: [], host,
+      ringDrops: 0, ringFreezes: 0, tapDrops: 0, gone: false, state: "up", downs: 0, downSince: 0, watches: [], host,
     };
     this.links.set(dev, a);
-    // A borrowed TAP is read by the supervisor only.
-    a.watches = (host ? [rx, tap] : [rx]).map((h) => n.watch(h, () => this.onReadable()));
+    this.watchLink(a);
     this.byId.set(id, a);
     return a;
+  }
+
+  /** Watches the link's RX ring and (its own) TAP; again after a socket error, which stops a libuv poll handle. */
+  private watchLink(a: Attached): void {
+    for (const w of a.watches) this.native.unwatch(w);
+    // A borrowed TAP is read by the supervisor only.
+    a.watches = (a.host ? [a.rx, a.tap] : [a.rx]).map((h) => this.native.watch(h, () => this.onReadable()));
   }
 
   detach(dev: string): Promise<void> {
@@ -433,25 +467,70 @@ export class PacketIo {
     return moved;
   }
 
-  /** PACKET_STATISTICS (drops, freezes) and socket errors: a link that went away is detached. */
+  /**
+   * PACKET_STATISTICS (drops, freezes), the socket error and the link's
+   * state. Reading the error (SO_ERROR) clears it, so a level-triggered
+   * POLLERR does not call again; libuv stops a poll handle that reported
+   * POLLERR, so after an error the watch is started again (frames resume
+   * when the link is up again). A device that vanished is detached.
+   */
   private checkLinks(): void {
     const n = this.native;
     for (const a of [...this.links.values()]) {
+      let error: string | null;
       try {
         const s = n.stats(a.rx);
         a.ringDrops += s.drops;
         a.ringFreezes += s.freezes;
-        if (s.error) this.lost(a, s.error);
-        else n.linkInfo(a.dev);
+        error = s.error;
       } catch (e) {
-        this.lost(a, (e as Native.NativeError).code ?? (e as Error).message);
+        error = errnoOf(e);
       }
+      if (error !== null) {
+        if (GONE.has(error)) { this.lost(a, error); continue; }
+        this.watchLink(a);
+        if (error !== "ENETDOWN") this.opts.log.warn({ link: a.dev, error }, "link error");
+      }
+      let info: Native.LinkInfo;
+      try {
+        info = n.linkInfo(a.dev);
+      } catch (e) {
+        this.lost(a, errnoOf(e));
+        continue;
+      }
+      this.noteState(a, !info.up ? "down" : info.running ? "up" : "no-carrier", error);
     }
   }
 
+  /** Logs and counts a change of the link's state; the link stays attached and configured up either way. */
+  private noteState(a: Attached, state: LinkState, error: string | null): void {
+    if (state === a.state) return;
+    const was = a.state;
+    a.state = state;
+    const log = this.opts.log;
+    if (state === "up") {
+      log.info({ link: a.dev, was, downMs: this.opts.now() - a.downSince }, "link up again: frames flow");
+      return;
+    }
+    if (was === "up") {
+      a.downs++;
+      a.downSince = this.opts.now();
+      log.warn({ link: a.dev, state, error: error ?? undefined, downs: a.downs },
+        `link ${state === "down" ? "set down" : "lost its carrier"}: kept attached, frames resume when it is up`);
+    } else {
+      log.info({ link: a.dev, was, state }, "link still down");
+    }
+  }
+
+  /** A socket call failed: a vanished device is detached; a link down only noted (checkLinks sees it come back). */
   private lost(a: Attached, error: string): void {
     if (a.gone || !this.links.has(a.dev)) return;
-    if (!["ENETDOWN", "ENODEV", "ENXIO", "WEIR_ERR_BAD_HANDLE"].includes(error)) {
+    if (error === "ENETDOWN") {
+      // Sending on a link that is down (a kick): noted once, frames wait in the TX ring.
+      if (a.state === "up") this.noteState(a, "down", error);
+      return;
+    }
+    if (!GONE.has(error)) {
       this.opts.log.warn({ link: a.dev, error }, "link error");
       return;
     }
@@ -469,7 +548,7 @@ export class PacketIo {
     return [...this.links.values()].map((a) => {
       const counters: Record<string, bigint> = {};
       names.forEach((nm, i) => (counters[nm] = x.ioCounter(a.id, i)));
-      return { dev: a.dev, id: a.id, tap: a.tapName, rxVersion: a.rxGeom.version, ringDrops: a.ringDrops, ringFreezes: a.ringFreezes, tapDrops: a.tapDrops, counters };
+      return { dev: a.dev, id: a.id, tap: a.tapName, rxVersion: a.rxGeom.version, state: a.state, downs: a.downs, ringDrops: a.ringDrops, ringFreezes: a.ringFreezes, tapDrops: a.tapDrops, counters };
     });
   }
 }

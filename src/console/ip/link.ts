@@ -58,6 +58,15 @@ export function linkSet(d: Draft, args: string[]): void {
   d.linkSet(dev, s);
 }
 
+/**
+ * `show stats` lines of the attached links' state as the kernel has it: a
+ * link set down from outside ("down") or without a carrier ("no-carrier")
+ * stays attached and configured up, and frames resume when it is "up".
+ */
+export function linkStateLines(links: readonly { dev: string; state?: string; downs?: number }[]): string[] {
+  return links.filter((l) => l.state !== undefined).map((l) => `link ${l.dev} state ${l.state} downs ${l.downs ?? 0}`);
+}
+
 export function linkConfig(st: ConfigState): string[] {
   return sortedLinks(st).map((l) => {
     const w = [`ip link set ${l.name}`];
