@@ -25,6 +25,7 @@ import { endHelper } from "../vrrp/helper.js";
 import { buildSyncFrame } from "../../src/sync/frame.js";
 import { encodeMessage, TYPE_ENTRIES } from "../../src/sync/wire.js";
 import { entries, KEY, KEY_HEX, OTHER_KEY } from "../sync/helpers.js";
+import { until as pollUntil } from "./lib/index.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const IS_ROOT = typeof process.getuid === "function" && process.getuid() === 0;
@@ -36,18 +37,10 @@ const ADDR_A = "198.18.0.1", ADDR_B = "198.18.0.2";
 const DEV = "eth0";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const until: typeof pollUntil = (what, fn, timeoutMs = 5000, everyMs = 25) => pollUntil(what, fn, timeoutMs, everyMs);
 const sh = (argv: string[]) => run(argv, { timeoutMs: 10000 });
 const shQuiet = (argv: string[]) => { tryRun(argv, { timeoutMs: 10000 }); };
 
-async function until<T>(what: string, fn: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 5000, everyMs = 25): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(everyMs);
-  }
-}
 
 type Line = Record<string, any>;
 

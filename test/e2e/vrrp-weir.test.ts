@@ -24,6 +24,7 @@ import { requireOrFail } from "../helpers/requires.js";
 import { endHelper } from "../vrrp/helper.js";
 import { Keepalived as KeepalivedPeer } from "../helpers/keepalived.js";
 import { decodeFrame, macText } from "../../src/vrrp/packet.js";
+import { until as pollUntil } from "./lib/index.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const WEIR = path.join(ROOT, "bin", "weir.js");
@@ -44,20 +45,10 @@ const WEIR6 = "2001:db8::1";
 const RS_ADDR = "198.18.1.2";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const until: typeof pollUntil = (what, fn, timeoutMs, everyMs = 50) => pollUntil(what, fn, timeoutMs, everyMs);
 const sh = (argv: string[]) => run(argv, { timeoutMs: 10000 });
 const shQuiet = (argv: string[]) => { tryRun(argv, { timeoutMs: 10000 }); };
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs: number, everyMs = 50): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as T;
-    last = v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
-    await sleep(everyMs);
-  }
-}
 
 /** Ends a child: SIGTERM, then SIGKILL when it lingers (bounded). */
 async function end(p: ChildProcess | undefined, graceMs = 5000): Promise<void> {

@@ -30,6 +30,7 @@ import { endHelper } from "../vrrp/helper.js";
 import { arp, icmp, ipFrame, ipv4, ipv6, tcp4Frame, udp4Frame, udp6Frame, tagged as tag } from "../helpers/frames.js";
 import { buildFrame, decodeFrame, macText, type Advert } from "../../src/vrrp/packet.js";
 import { VrrpLink } from "../../src/dataplane/vrrpio.js";
+import { until as pollUntil } from "./lib/index.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const IS_ROOT = typeof process.getuid === "function" && process.getuid() === 0;
@@ -41,6 +42,7 @@ const NS_B = `wvio${process.pid}b`; // the peer's
 const ADDR_A = "198.18.0.1", ADDR_B = "198.18.0.2";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const until: typeof pollUntil = (what, fn, timeoutMs = 5000, everyMs = 20) => pollUntil(what, fn, timeoutMs, everyMs);
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const unhex = (h: string) => Uint8Array.from(Buffer.from(h, "hex"));
 
@@ -48,15 +50,6 @@ const unhex = (h: string) => Uint8Array.from(Buffer.from(h, "hex"));
 const sh = (argv: string[]) => run(argv, { timeoutMs: 10000 });
 const shQuiet = (argv: string[]) => { tryRun(argv, { timeoutMs: 10000 }); };
 
-async function until<T>(what: string, fn: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 5000, everyMs = 20): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(everyMs);
-  }
-}
 
 interface Line { [k: string]: unknown }
 

@@ -111,10 +111,12 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   }
 }
 
+type Falsy = undefined | null | false | 0 | "";
+
 /** Polls fn until it returns a truthy value (bounded); returns that value or throws with the last one. */
-export async function until<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 10000, everyMs = 100): Promise<T> {
+export async function until<T>(what: string, fn: () => Promise<T | Falsy> | T | Falsy, timeoutMs = 10000, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
+  let last: T | Falsy;
   let err: unknown;
   while (Date.now() < deadline) {
     try {
