@@ -10,6 +10,7 @@ import * as E from "./ctl/errors";
 import * as L from "./net/link";
 import * as R from "./net/route";
 import * as N from "./net/neigh";
+import * as NQ from "./net/neighq";
 import * as St from "./conn/state";
 import * as D from "./stats/drops";
 import * as Sched from "./sched/registry";
@@ -67,7 +68,7 @@ export function setExpireQuiescent(on: bool): void { setExpireQuiescentTemplate(
 export function linkSet(id: i32, mtu: u32, up: bool): i32 { return L.linkSet(id, api.argMac(), mtu, up); }
 export function linkDel(id: i32): i32 {
   const r = L.linkDel(id);
-  if (r == E.OK) { R.routesFlushLink(id); N.flush(id); }
+  if (r == E.OK) { R.routesFlushLink(id); NQ.dropAll(); N.flush(id); }
   return r;
 }
 export function addrAdd(id: i32, af: u8, prefixLen: u8): i32 { return L.addrAdd(id, af, api.argAddr(af), prefixLen); }
@@ -85,9 +86,12 @@ export function routeAdd(af: u8, len: u8, linkId: i32, hasGw: bool): i32 {
 export function routeDel(af: u8, len: u8): i32 { return R.routeDel(af, api.argAddr(af), len); }
 export function neighSet(linkId: i32, af: u8, now: u32): i32 {
   if (L.link(linkId) === null) return E.E_NOLINK;
-  return N.update(linkId, af, api.argAddr(af), api.argMac(), N.NUD_PERMANENT, now) ? E.OK : E.E_FULL;
+  if (!N.update(linkId, af, api.argAddr(af), api.argMac(), N.NUD_PERMANENT, now)) return E.E_FULL;
+  if (N.resolvedWaiting) NQ.releaseResolved(now);
+  return E.OK;
 }
-export function neighFlush(linkId: i32): void { N.flush(linkId); }
+/** Flushing renumbers the neighbour entries: the frames waiting for them (net/neighq.ts) go first, counted. */
+export function neighFlush(linkId: i32): void { NQ.dropAll(); N.flush(linkId); }
 export function neighCapacity(): i32 { return N.capacity(); }
 /** Entry i of the neighbour table: its state (0 empty, else N.NUD_*); address at ARG_ADDR, MAC at ARG_MAC, link at ARG_LINK, family at ARG_AF. */
 export function neighRead(i: i32): i32 {
@@ -99,6 +103,34 @@ export function neighRead(i: i32): i32 {
   store<u8>(scratchArea + ARG_AF, N.entryAf(i));
   return s;
 }
+
+// ---- frames waiting for neighbour resolution (assembly/net/neighq.ts) ----
+export function neighQueueStatCount(): i32 { return NQ.Q_COUNT; }
+export function neighQueueStatName(i: i32): string { return i >= 0 && i < NQ.Q_COUNT ? NQ.Q_NAMES[i] : ""; }
+export function neighQueueStat(i: i32): u64 { return i >= 0 && i < NQ.Q_COUNT ? NQ.stats[i] : 0; }
+/** Frames held now (waiting for their neighbour, or released and not yet sent). */
+export function neighQueueHeld(): i32 { return NQ.used; }
+/** Frames released and not yet sent (the batch path leaves them for neighQueueTake; the ring path sends them). */
+export function neighQueueReady(): i32 { return NQ.readyCount; }
+/**
+ * Moves the oldest released frame to dst (cap bytes) and counts it sent;
+ * its length (link at neighQueueTakenLink(), offload flags at
+ * neighQueueTakenFlags()), or 0 when none is ready (or it does not fit: counted unsent).
+ */
+export function neighQueueTake(dst: usize, cap: u32): u32 {
+  const s = NQ.nextReady();
+  if (s < 0) return 0;
+  const n = NQ.readyLen(s);
+  takenLink = NQ.readyLink(s); takenFlags = NQ.readyFlags(s);
+  if (n > cap) { NQ.readyDone(NQ.Q_UNSENT); return 0; }
+  memory.copy(dst, NQ.readyFrame(s), n);
+  NQ.readyDone(NQ.Q_SENT);
+  return n;
+}
+let takenLink: i32 = -1;
+let takenFlags: u32 = 0;
+export function neighQueueTakenLink(): i32 { return takenLink; }
+export function neighQueueTakenFlags(): u32 { return takenFlags; }
 
 // ---- counters ----
 export function dropReasonCount(): i32 { return D.R_COUNT; }

@@ -5,7 +5,10 @@
 // hops of configured real servers ahead of traffic: probe() routes the
 // address and, when its MAC is unknown, writes an ARP request (or IPv6
 // neighbour solicitation) into the egress link's TX ring, rate-limited by
-// the neighbour table like any other solicitation.
+// the neighbour table like any other solicitation. resolicitWaiting() does
+// the same, each turn of the ring path, for neighbours that frames wait for
+// (neighq.ts), so a lost solicitation or answer is asked again after a
+// second rather than when the next packet happens to need it.
 
 import { link } from "./link";
 import * as route from "./route";
@@ -15,6 +18,7 @@ import { writeNeighSolicit } from "./nd";
 import { ringsOf } from "../ring/rings";
 import { txSlot, txCap, txCommit } from "../ring/tx";
 import { v4of } from "../util/bytes";
+import * as neighq from "./neighq";
 
 /**
  * Probes address a (af 4 or 6). Returns the link id when a solicitation was
@@ -38,4 +42,33 @@ export function probe(af: u8, a: v128, now: u32): i32 {
   if (n == 0) return -1;
   txCommit(p, n, 0);
   return lk.id;
+}
+
+/** Writes a solicitation for neighbour entry e on its link's TX ring; true when one was queued. */
+function solicitEntry(e: i32): bool {
+  const lk = link(neigh.entryLink(e));
+  if (lk === null || !lk.up) return false;
+  const p = ringsOf(lk.id);
+  if (p === null) return false;
+  const slot = txSlot(p);
+  if (slot == 0) return false;
+  const af = neigh.entryAf(e);
+  const a = neigh.entryAddr(e);
+  const cap = txCap(p);
+  const n = af == 4 ? writeArpRequest(slot, cap, lk, v4of(a)) : writeNeighSolicit(slot, cap, lk, a);
+  if (n == 0) return false;
+  txCommit(p, n, 0);
+  return true;
+}
+
+let lastResolicit: u32 = 0;
+
+/** Solicits again (once a second each, neigh.retryDue) the neighbours that frames wait for; at most every 100 ms. */
+export function resolicitWaiting(now: u32): void {
+  if (neighq.used == 0 || <i32>(now - lastResolicit) < 100) return;
+  lastResolicit = now;
+  for (let s = 0; s < neighq.POOL; s++) {
+    const e = neighq.waitingEntry(s);
+    if (e >= 0 && neigh.retryDue(e, now)) solicitEntry(e);
+  }
 }

@@ -19,6 +19,8 @@ import { outLen, outLink, reason, V_TX, V_LOCAL } from "../xmit/verdict";
 import { conns4, conns6 } from "../conn/table";
 import { setSchedNow } from "../sched/clock";
 import { setInFlags, outFlags } from "../xmit/offload";
+import * as neigh from "../net/neigh";
+import * as neighq from "../net/neighq";
 
 export const DESC_SIZE: u32 = 32;
 export const D_IN_OFF: usize = 0;    // u32 in
@@ -72,6 +74,8 @@ export function runBatch(desc: usize, count: u32, now: u32): u32 {
     store<u16>(d, <u16>reason, D_REASON);
     store<u32>(d, v == V_TX ? outFlags : 0, D_FLAGS);
     if (v == V_TX) tx++; else if (v == V_LOCAL) framesLocal++;
+    // Released frames wait on the ready list for the caller (neighQueueTake); the ring path sends them itself.
+    if (neigh.resolvedWaiting) neighq.releaseResolved(now);
   }
   endBatch(now, count, tx);
   return tx;
@@ -85,6 +89,7 @@ export function endBatch(now: u32, count: u32, tx: u32): void {
   sweepStarted = true;
   conns4.expireStep(now, sweepBudget(conns4.cap, elapsed));
   conns6.expireStep(now, sweepBudget(conns6.cap, elapsed));
+  if (neighq.used != 0) neighq.expire(now);
   batches++;
   framesIn += count;
   framesTx += tx;

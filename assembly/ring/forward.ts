@@ -13,6 +13,8 @@ import * as O from "../xmit/offload";
 import { countLocal } from "./batch";
 import { LinkRings, ringsOf, count, C_TX_NO_RINGS } from "./rings";
 import { txSend, localQueue } from "./tx";
+import * as neigh from "../net/neigh";
+import * as neighq from "../net/neighq";
 
 /** Output scratch: the largest frame (64 KiB GSO) plus TUN's 20 bytes, with room. */
 const SCRATCH_CAP: u32 = 131072;
@@ -39,5 +41,18 @@ export function visit(p: LinkRings, frame: usize, len: u32, flags: u32): void {
     O.completeInput(frame, len); // the TAP takes no offload state: complete a partial checksum
     localQueue(p, frame, len);
     countLocal();
+  }
+  // A learnt MAC releases the frames that waited for it, right behind the answer that taught it.
+  if (neigh.resolvedWaiting) neighq.releaseResolved(curNow);
+  if (neighq.readyCount != 0) sendReady();
+}
+
+/** Sends the frames released from the neighbour queue, oldest first. */
+export function sendReady(): void {
+  for (let s = neighq.nextReady(); s >= 0; s = neighq.nextReady()) {
+    const q = ringsOf(neighq.readyLink(s));
+    let sent = false;
+    if (q !== null && txSend(q, neighq.readyFrame(s), neighq.readyLen(s), neighq.readyFlags(s))) { txCount++; sent = true; }
+    neighq.readyDone(sent ? neighq.Q_SENT : neighq.Q_UNSENT); // TX ring full or too big: counted on the ring too
   }
 }

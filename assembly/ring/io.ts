@@ -10,7 +10,9 @@ import { ringsOf, attached, count, LinkRings, C_HOST_FRAMES } from "./rings";
 import { MAX_LINKS } from "../net/link";
 import { drainV2, drainV3 } from "./rx";
 import { txSlot, txCap, txCommit } from "./tx";
-import { begin, txCount } from "./forward";
+import { begin, txCount, sendReady } from "./forward";
+import { readyCount } from "../net/neighq";
+import { resolicitWaiting } from "../net/probe";
 
 /** Frames taken from one link before moving to the next. */
 const RR_CHUNK: u32 = 32;
@@ -18,6 +20,7 @@ const RR_CHUNK: u32 = 32;
 export function ioRun(max: u32, now: u32): u32 {
   setSchedNow(now);
   begin(now);
+  if (readyCount != 0) sendReady(); // released outside a turn (a static neighbour set)
   let total: u32 = 0;
   let progress = true;
   while (total < max && progress) {
@@ -30,6 +33,7 @@ export function ioRun(max: u32, now: u32): u32 {
       if (n > 0) { total += n; progress = true; }
     }
   }
+  resolicitWaiting(now); // frames waiting for a neighbour: ask it again when due (one global read otherwise)
   endBatch(now, total, txCount);
   return total;
 }

@@ -1,11 +1,14 @@
 // Building output frames: the IP datagram goes after a fresh, untagged
 // Ethernet header for the egress link; the next hop's MAC comes from the
 // neighbour table, and an unresolved one turns the output into an ARP
-// request (or an IPv6 neighbour solicitation) for it. Each call returns the
-// frame's verdict (verdict.ts).
+// request (or an IPv6 neighbour solicitation) for it while a copy of the
+// frame waits for the answer (net/neighq.ts). Each call returns the frame's
+// verdict (verdict.ts).
 
 import { Link, link } from "../net/link";
 import * as neigh from "../net/neigh";
+import * as neighq from "../net/neighq";
+import { outFlags } from "./offload";
 import * as route from "../net/route";
 import { writeEther, ETH_HLEN, ETH_P_IP, ETH_P_IPV6 } from "../packet/ether";
 import { writeArpRequest } from "../net/arp";
@@ -31,15 +34,27 @@ export function copyDatagram(inP: usize, outP: usize, outCap: u32, headroom: u32
 
 /**
  * Sends an IP packet of ipLen bytes already at outP+14 towards next hop nh
- * on link lk: writes the Ethernet header, or replaces the frame with a
- * neighbour solicitation when the next hop's MAC is unknown.
+ * on link lk: writes the Ethernet header, or (unresolved) parks the frame
+ * and replaces it with a neighbour solicitation.
  */
 @inline export function sendIp(outP: usize, outCap: u32, ipLen: u32, lk: Link, af: u8, nh: v128, now: u32): i32 {
   if (neigh.lookup(lk.id, af, nh)) {
     writeEther(outP, neigh.foundMac, lk.mac, af == 4 ? ETH_P_IP : ETH_P_IPV6);
     return tx(lk.id, ETH_HLEN + ipLen);
   }
-  if (neigh.shouldSolicit(lk.id, af, nh, now)) {
+  return unresolved(outP, outCap, ipLen, lk, af, nh, now);
+}
+
+/**
+ * The next hop has no MAC: the frame waits in neighq.ts (counted there when
+ * it cannot) and the output becomes a solicitation (rate-limited). The input
+ * still counts neigh_unresolved; neighq's counters say what became of it.
+ */
+function unresolved(outP: usize, outCap: u32, ipLen: u32, lk: Link, af: u8, nh: v128, now: u32): i32 {
+  const e = neigh.incomplete(lk.id, af, nh, now);
+  const due = neigh.solicitDue;
+  neighq.hold(e, lk.id, af, outP, ETH_HLEN + ipLen, outFlags, now);
+  if (due) {
     const n = af == 4 ? writeArpRequest(outP, outCap, lk, v4of(nh)) : writeNeighSolicit(outP, outCap, lk, nh);
     if (n > 0) return txInstead(lk.id, n, D.R_NEIGH_UNRESOLVED);
   }
