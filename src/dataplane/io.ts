@@ -124,6 +124,8 @@ interface Attached {
   state: LinkState;
   /** Times it went down while attached, and when it last did (ms, the data plane's clock). */
   downs: number;
+  /** Attached before its carrier came (a veth just set up): not a down until it is set down or was up. */
+  settling: boolean;
   downSince: number;
   /**
    * The link's host side (linkhost.ts). None: a worker's rings on a link the
@@ -137,6 +139,10 @@ const MiB = 1 << 20;
 
 /** Errors of a device that vanished (ENETDOWN is not one: the link is only down). */
 const GONE = new Set(["ENODEV", "ENXIO", "WEIR_ERR_BAD_HANDLE"]);
+
+function linkState(info: Native.LinkInfo): LinkState {
+  return !info.up ? "down" : info.running ? "up" : "no-carrier";
+}
 
 function errnoOf(e: unknown): string {
   return (e as Native.NativeError).code ?? (e as Error).message;
@@ -310,8 +316,10 @@ export class PacketIo {
     if (rc !== 0) throw new WeirError("WEIR_ERR_IO_ATTACH", `data plane refused link ${id}`);
     const a: Attached = {
       dev, id, rx, tx, tap, tapName: tname, regions: [...regions], rxGeom, txGeom,
-      ringDrops: 0, ringFreezes: 0, tapDrops: 0, gone: false, state: "up", downs: 0, downSince: 0, watches: [], host,
+      ringDrops: 0, ringFreezes: 0, tapDrops: 0, gone: false, state: "up", downs: 0, downSince: 0, settling: false, watches: [], host,
     };
+    a.state = linkState(n.linkInfo(dev));
+    a.settling = a.state !== "up";
     this.links.set(dev, a);
     this.watchLink(a);
     this.byId.set(id, a);
@@ -498,27 +506,36 @@ export class PacketIo {
         this.lost(a, errnoOf(e));
         continue;
       }
-      this.noteState(a, !info.up ? "down" : info.running ? "up" : "no-carrier", error);
+      this.noteState(a, linkState(info), error);
     }
   }
 
-  /** Logs and counts a change of the link's state; the link stays attached and configured up either way. */
+  /**
+   * Logs and counts a change of the link's state; the link stays attached and
+   * configured up either way. A worker's rings log at debug level: the
+   * supervisor's line is the one the operator reads.
+   */
   private noteState(a: Attached, state: LinkState, error: string | null): void {
     if (state === a.state) return;
     const was = a.state;
     a.state = state;
     const log = this.opts.log;
+    const say = this.host ? log.warn.bind(log) : log.debug.bind(log);
     if (state === "up") {
-      log.info({ link: a.dev, was, downMs: this.opts.now() - a.downSince }, "link up again: frames flow");
+      const settled = a.settling;
+      a.settling = false;
+      if (settled) log.debug({ link: a.dev, was }, "link up");
+      else (this.host ? log.info.bind(log) : log.debug.bind(log))({ link: a.dev, was, downMs: this.opts.now() - a.downSince }, "link up again: frames flow");
       return;
     }
-    if (was === "up") {
+    if (was === "up" || (a.settling && state === "down")) {
+      a.settling = false;
       a.downs++;
       a.downSince = this.opts.now();
-      log.warn({ link: a.dev, state, error: error ?? undefined, downs: a.downs },
+      say({ link: a.dev, state, error: error ?? undefined, downs: a.downs },
         `link ${state === "down" ? "set down" : "lost its carrier"}: kept attached, frames resume when it is up`);
     } else {
-      log.info({ link: a.dev, was, state }, "link still down");
+      say({ link: a.dev, was, state }, "link still down");
     }
   }
 
