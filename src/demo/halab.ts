@@ -168,14 +168,12 @@ export class HaLab {
   }
 
   /**
-   * Puts the link back. A link set down inside the director's namespace is
-   * detached by `weir run` (the appliance owns its links): its console
-   * attaches it again, as an operator would (`ip link set DEV up`).
+   * Puts the link back. A link set down inside the director's namespace
+   * stays attached to `weir run` (only the kernel's link goes down): frames
+   * flow again, and VRRP resumes, with no console step.
    */
   async restoreLink(d: number, side: "client" | "server", where: "director" | "switch"): Promise<void> {
     this.topo.setLink(d, side, where, true);
-    const a = this.directors[d];
-    if (where === "director" && a) await a.ctl(`ip link set ${side === "client" ? LB_CLIENT_LINK : LB_SERVER_LINK} up`);
   }
 
   // ------------------------------------------------------- keepalived baseline
