@@ -19,6 +19,7 @@ import * as C from "../conn/table";
 import * as Cs from "../conn/state";
 import * as N from "../net/neigh";
 import * as Sl from "../conn/synclog";
+import * as NQ from "../net/neighq";
 
 @final class Entry {
   constructor(readonly name: string, readonly value: i32) {}
@@ -78,6 +79,9 @@ const TABLE: StaticArray<Entry> = [
   // Neighbour states, as neighRead() returns them (net/neigh.ts), by iproute2's names.
   e("neighState.incomplete", N.NUD_INCOMPLETE), e("neighState.reachable", N.NUD_REACHABLE),
   e("neighState.permanent", N.NUD_PERMANENT),
+  // Bounds of the queue of frames waiting for neighbour resolution (net/neighq.ts).
+  e("neighQueue.pool", NQ.POOL), e("neighQueue.perNeighbour", NQ.PER_NEIGH),
+  e("neighQueue.slotBytes", NQ.SLOT_BYTES), e("neighQueue.timeoutMs", NQ.TIMEOUT_MS),
 ];
 
 export function layoutCount(): i32 { return TABLE.length; }

@@ -247,6 +247,9 @@ export async function applyChunked(dp: Pick<DataPlaneApi, "beginTransaction">, o
   staged.commit();
 }
 
+/** Bytes of the buffer takeReleasedFrame() copies into (a neighbour-queue slot is smaller). */
+const TAKE_CAP = 2048;
+
 export class DataPlane implements DataPlaneApi {
   readonly x: WeirExports;
   /** The data plane's offsets and values (assembly/ctl/layout.ts), read at load. */
@@ -544,6 +547,9 @@ export class DataPlane implements DataPlaneApi {
     return this.x.neighProbe(af, now >>> 0);
   }
 
+  /** Forgets link's learnt and static neighbours (-1: every link's); frames waiting for any neighbour are dropped (counted). */
+  flushNeighbours(link: number): void { this.x.neighFlush(link); }
+
   neighbours(): Neighbour[] {
     const out = [];
     const names = this.layout.neighStates;
@@ -568,6 +574,31 @@ export class DataPlane implements DataPlaneApi {
     for (let i = 1; i < this.dropNames.length; i++) out[this.dropNames[i]] = this.x.dropCounter(i);
     return out;
   }
+  /**
+   * Frames that met an unresolved next hop (assembly/net/neighq.ts): queued,
+   * sent after resolution, dropped (timeout, overflow, too big, flushed,
+   * unsent), and held now. This instance's only (each worker has its own queue).
+   */
+  neighQueueStats(): Record<string, bigint> {
+    const out: Record<string, bigint> = {};
+    for (let i = 0, n = this.x.neighQueueStatCount(); i < n; i++) out[this.str(this.x.neighQueueStatName(i))] = this.x.neighQueueStat(i);
+    out.held = BigInt(this.x.neighQueueHeld());
+    return out;
+  }
+
+  /**
+   * The oldest frame released by a resolution and not yet sent, or null.
+   * The ring path sends them itself; batches (tests, benchmarks) take them here.
+   */
+  takeReleasedFrame(): { link: number; frame: Uint8Array; flags: number } | null {
+    if (this.x.neighQueueReady() === 0) return null;
+    if (!this.takeBuf) this.takeBuf = this.x.allocBuffer(TAKE_CAP, 64);
+    const n = this.x.neighQueueTake(this.takeBuf, TAKE_CAP);
+    if (n === 0) return null;
+    return { link: this.x.neighQueueTakenLink(), frame: new Uint8Array(this.x.memory.buffer.slice(this.takeBuf, this.takeBuf + n)), flags: this.x.neighQueueTakenFlags() >>> 0 };
+  }
+  private takeBuf = 0;
+
   connCount(af: Family = 4): number { return this.x.connCount(af); }
   batchStats(): BatchStats {
     const s = (i: number) => this.x.batchStat(i);

@@ -26,6 +26,7 @@ const FIELDS = {
   conn: ["size", "af", "proto", "state", "fwd", "flags", "cport", "vport", "dport", "expires", "caddr", "vaddr", "daddr"],
   connFlag: ["TEMPLATE"],
   sync: ["entrySize"],
+  neighQueue: ["pool", "perNeighbour", "slotBytes", "timeoutMs"],
 } as const;
 type Fields = typeof FIELDS;
 
