@@ -70,6 +70,8 @@ for (const workers of [1, 2]) {
           c.set(true);
         }
         await until("the NAT service answers again", () => answers(4), 15_000, 300);
+        // Every one of 20 more, each within its 1.5 s: the ring is watched again, not only read on the tick a second.
+        expect(await answers(20), "20 more requests after the link came back").toBe(true);
         // The state is read once a second: frames may flow again before it says so.
         await until(`show stats says ${c.dev} is up`, async () => (await linkLine(c.dev)).includes("state up"), 3000);
         if (process.env.WEIR_DEBUG_LINKFLAP) console.log(lab.appliance.proc.stderr().split("\n").filter((l) => /"link"/.test(l)).join("\n"));
