@@ -74,9 +74,10 @@ export function runBatch(desc: usize, count: u32, now: u32): u32 {
     store<u16>(d, <u16>reason, D_REASON);
     store<u32>(d, v == V_TX ? outFlags : 0, D_FLAGS);
     if (v == V_TX) tx++; else if (v == V_LOCAL) framesLocal++;
-    // Released frames wait on the ready list for the caller (neighQueueTake); the ring path sends them itself.
-    if (neigh.resolvedWaiting) neighq.releaseResolved(now);
   }
+  // Frames released by a MAC learnt in this batch wait on the ready list for
+  // the caller (neighQueueTake); the ring path sends them itself, in order.
+  if (neigh.resolvedWaiting) neighq.releaseResolved(now);
   endBatch(now, count, tx);
   return tx;
 }
