@@ -124,9 +124,9 @@ interface Attached {
   state: LinkState;
   /** Times it went down while attached, and when it last did (ms, the data plane's clock). */
   downs: number;
+  downSince: number;
   /** Attached before its carrier came (a veth just set up): not a down until it is set down or was up. */
   settling: boolean;
-  downSince: number;
   /**
    * The link's host side (linkhost.ts). None: a worker's rings on a link the
    * supervisor attached, whose TAP is the supervisor's (written to, never
@@ -314,12 +314,11 @@ export class PacketIo {
     const rc = this.dp.x.ioAttach(id, rxR.off, rxGeom.version, rxGeom.blockSize, rxGeom.blockCount, rxGeom.frameSize, rxGeom.frameCount, 1,
       txR.off, txGeom.frameSize, txGeom.frameCount, 1, locR.off, locR.size);
     if (rc !== 0) throw new WeirError("WEIR_ERR_IO_ATTACH", `data plane refused link ${id}`);
+    const state = linkState(n.linkInfo(dev));
     const a: Attached = {
       dev, id, rx, tx, tap, tapName: tname, regions: [...regions], rxGeom, txGeom,
-      ringDrops: 0, ringFreezes: 0, tapDrops: 0, gone: false, state: "up", downs: 0, downSince: 0, settling: false, watches: [], host,
+      ringDrops: 0, ringFreezes: 0, tapDrops: 0, gone: false, state, downs: 0, downSince: 0, settling: state !== "up", watches: [], host,
     };
-    a.state = linkState(n.linkInfo(dev));
-    a.settling = a.state !== "up";
     this.links.set(dev, a);
     this.watchLink(a);
     this.byId.set(id, a);

@@ -65,6 +65,7 @@ for (const workers of [1, 2]) {
           const t0 = performance.now(), c0 = cpuSeconds(pid);
           await sleep(2000);
           const share = (cpuSeconds(pid) - c0) / ((performance.now() - t0) / 1000);
+          process.stdout.write(`linkflap: ${c.dev} ${c.state} (${workers === 1 ? "one thread" : `${workers} workers`}): ${(share * 100).toFixed(1)}% of a core while down\n`);
           expect(share, "CPU share of one core while the link is down").toBeLessThan(0.2);
         } finally {
           c.set(true);
