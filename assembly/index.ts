@@ -2,7 +2,7 @@
 // counters. Nothing else lives here.
 
 import { initTables, conns4, conns6, setExpireQuiescentTemplate } from "./conn/table";
-import { runBatch as run, setExpireBudget as setBudget, batches, framesIn, framesTx, framesLocal } from "./ring/batch";
+import { runBatch as run, setExpireBudget as setBudget, batches, framesIn, framesTx, framesLocal, framesHeld } from "./ring/batch";
 import { scratch as scratchArea, ARG_ADDR, ARG_MAC, ARG_LINK, ARG_AF } from "./ctl/scratch";
 import * as api from "./ctl/api";
 import * as G from "./svc/generation";
@@ -143,7 +143,8 @@ export function batchStat(which: i32): u64 {
   if (which == 0) return batches;
   if (which == 1) return framesIn;
   if (which == 2) return framesTx;
-  return framesLocal;
+  if (which == 3) return framesLocal;
+  return framesHeld;
 }
 export function errorName(code: i32): string { return E.errorName(code); }
 /** Entry i of the layout table (assembly/ctl/layout.ts): its "group.field" name and its value. */

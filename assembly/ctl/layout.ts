@@ -35,7 +35,7 @@ const TABLE: StaticArray<Entry> = [
   e("desc.inLink", B.D_IN_LINK), e("desc.outLink", B.D_OUT_LINK),
   e("desc.verdict", B.D_VERDICT), e("desc.reason", B.D_REASON), e("desc.flags", B.D_FLAGS),
   // Verdicts (xmit/verdict.ts), in the descriptor's verdict field.
-  e("verdict.DROP", V.V_DROP), e("verdict.TX", V.V_TX), e("verdict.LOCAL", V.V_LOCAL),
+  e("verdict.DROP", V.V_DROP), e("verdict.TX", V.V_TX), e("verdict.LOCAL", V.V_LOCAL), e("verdict.HELD", V.V_HELD),
 
   // Control scratch area (ctl/scratch.ts).
   e("scratch.size", S.SCRATCH_SIZE),

@@ -22,6 +22,7 @@
 import * as neigh from "./neigh";
 import { link } from "./link";
 import { writeEther, ETH_P_IP, ETH_P_IPV6 } from "../packet/ether";
+import * as D from "../stats/drops";
 
 export const POOL: i32 = 256;
 export const PER_NEIGH: u8 = 64;
@@ -79,6 +80,12 @@ function release(s: i32): void {
   used--;
 }
 
+/** A held frame lost (why: a Q_* other than Q_SENT): only now is it a neigh_unresolved drop. */
+function lost(why: i32): void {
+  unchecked(stats[why]++);
+  D.countDrop(D.R_NEIGH_UNRESOLVED);
+}
+
 /**
  * Parks a copy of the frame (len bytes at p, Ethernet header to be written
  * on release) for neighbour entry e. False when it was not kept (counted).
@@ -123,7 +130,7 @@ export function releaseResolved(now: u32): void {
     for (let k = detach(e); k >= 0;) {
       const nx = unchecked(nextOf[k]);
       const lk = link(unchecked(linkOf[k]));
-      if (lk === null) { release(k); unchecked(stats[Q_FLUSHED]++); k = nx; continue; }
+      if (lk === null) { release(k); lost(Q_FLUSHED); k = nx; continue; }
       writeEther(frameAddr(k), mac, lk.mac, unchecked(afOf[k]) == 4 ? ETH_P_IP : ETH_P_IPV6);
       unchecked(state[k] = READY); unchecked(stampOf[k] = now); unchecked(nextOf[k] = -1);
       if (readyTail < 0) readyHead = k; else unchecked(nextOf[readyTail] = k);
@@ -149,7 +156,7 @@ export function readyDone(outcome: i32): void {
   if (readyHead < 0) readyTail = -1;
   readyCount--;
   release(s);
-  unchecked(stats[outcome]++);
+  if (outcome == Q_SENT) unchecked(stats[outcome]++); else lost(outcome);
 }
 
 let lastExpire: u32 = 0;
@@ -176,7 +183,7 @@ function dropList(k: i32, why: i32): void {
   while (k >= 0) {
     const nx = unchecked(nextOf[k]);
     release(k);
-    unchecked(stats[why]++);
+    lost(why);
     k = nx;
   }
 }
@@ -188,7 +195,7 @@ export function dropAll(): void {
     if (unchecked(state[s]) == FREE) continue;
     if (unchecked(state[s]) == WAITING) { const e = unchecked(entryOf[s]); unchecked(heads[e] = 0); unchecked(tails[e] = 0); unchecked(neigh.waiting[e] = 0); }
     release(s);
-    unchecked(stats[Q_FLUSHED]++);
+    lost(Q_FLUSHED);
   }
   readyHead = -1; readyTail = -1; readyCount = 0;
 }

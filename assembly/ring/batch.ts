@@ -15,7 +15,7 @@
 // Input and output may be the same slot (in-place rewrite).
 
 import { processFrame } from "../core";
-import { outLen, outLink, reason, V_TX, V_LOCAL } from "../xmit/verdict";
+import { outLen, outLink, reason, V_TX, V_LOCAL, V_HELD } from "../xmit/verdict";
 import { conns4, conns6 } from "../conn/table";
 import { setSchedNow } from "../sched/clock";
 import { setInFlags, outFlags } from "../xmit/offload";
@@ -59,6 +59,8 @@ export let batches: u64 = 0;
 export let framesIn: u64 = 0;
 export let framesTx: u64 = 0;
 export let framesLocal: u64 = 0;
+/** Frames held for their next hop's MAC (V_HELD): sent or dropped later, counted by net/neighq.ts. */
+export let framesHeld: u64 = 0;
 
 export function runBatch(desc: usize, count: u32, now: u32): u32 {
   let tx: u32 = 0;
@@ -73,7 +75,7 @@ export function runBatch(desc: usize, count: u32, now: u32): u32 {
     store<u16>(d, <u16>v, D_VERDICT);
     store<u16>(d, <u16>reason, D_REASON);
     store<u32>(d, v == V_TX ? outFlags : 0, D_FLAGS);
-    if (v == V_TX) tx++; else if (v == V_LOCAL) framesLocal++;
+    if (v == V_TX) tx++; else if (v == V_LOCAL) framesLocal++; else if (v == V_HELD) framesHeld++;
   }
   // Frames released by a MAC learnt in this batch wait on the ready list for
   // the caller (neighQueueTake); the ring path sends them itself, in order.
@@ -98,3 +100,5 @@ export function endBatch(now: u32, count: u32, tx: u32): void {
 
 /** Counts a frame passed to the host stack (the ring path keeps its own loop). */
 export function countLocal(): void { framesLocal++; }
+/** Counts a frame held for its next hop (the ring path). */
+export function countHeld(): void { framesHeld++; }

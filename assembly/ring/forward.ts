@@ -8,9 +8,9 @@
 // ~110 ns/frame either way), so the simpler copy stays.
 
 import { processFrame } from "../core";
-import { outLen, outLink, V_TX, V_LOCAL } from "../xmit/verdict";
+import { outLen, outLink, V_TX, V_LOCAL, V_HELD } from "../xmit/verdict";
 import * as O from "../xmit/offload";
-import { countLocal } from "./batch";
+import { countLocal, countHeld } from "./batch";
 import { LinkRings, ringsOf, count, C_TX_NO_RINGS } from "./rings";
 import { txSend, localQueue } from "./tx";
 import * as neigh from "../net/neigh";
@@ -41,6 +41,8 @@ export function visit(p: LinkRings, frame: usize, len: u32, flags: u32): void {
     O.completeInput(frame, len); // the TAP takes no offload state: complete a partial checksum
     localQueue(p, frame, len);
     countLocal();
+  } else if (v == V_HELD) {
+    countHeld();
   }
   // A learnt MAC releases the frames that waited for it, right behind the answer that taught it.
   if (neigh.resolvedWaiting) neighq.releaseResolved(curNow);

@@ -16,7 +16,7 @@ import { writeNeighSolicit } from "../net/nd";
 import * as D from "../stats/drops";
 import * as M from "../packet/meta";
 import { v4of, copyBytes } from "../util/bytes";
-import { drop, tx, txInstead } from "./verdict";
+import { drop, held, tx, txAnswer, txInstead } from "./verdict";
 
 /**
  * Copies the input's IP datagram to the output slot after room for an
@@ -46,19 +46,20 @@ export function copyDatagram(inP: usize, outP: usize, outCap: u32, headroom: u32
 }
 
 /**
- * The next hop has no MAC: the frame waits in neighq.ts (counted there when
- * it cannot) and the output becomes a solicitation (rate-limited). The input
- * still counts neigh_unresolved; neighq's counters say what became of it.
+ * The next hop has no MAC: the frame waits in neighq.ts (V_HELD: not a drop;
+ * neigh_unresolved counts it only if it is lost later, there) and the output
+ * becomes a solicitation (rate-limited). A frame the queue cannot keep is a
+ * neigh_unresolved drop now.
  */
 function unresolved(outP: usize, outCap: u32, ipLen: u32, lk: Link, af: u8, nh: v128, now: u32): i32 {
   const e = neigh.incomplete(lk.id, af, nh, now);
   const due = neigh.solicitDue;
-  neighq.hold(e, lk.id, af, outP, ETH_HLEN + ipLen, outFlags, now);
+  const kept = neighq.hold(e, lk.id, af, outP, ETH_HLEN + ipLen, outFlags, now);
   if (due) {
     const n = af == 4 ? writeArpRequest(outP, outCap, lk, v4of(nh)) : writeNeighSolicit(outP, outCap, lk, nh);
-    if (n > 0) return txInstead(lk.id, n, D.R_NEIGH_UNRESOLVED);
+    if (n > 0) return kept ? txAnswer(lk.id, n) : txInstead(lk.id, n, D.R_NEIGH_UNRESOLVED);
   }
-  return drop(D.R_NEIGH_UNRESOLVED);
+  return kept ? held() : drop(D.R_NEIGH_UNRESOLVED);
 }
 
 /** Routes dst (af) and sends the packet at outP+14; counts no_route. */

@@ -9,6 +9,8 @@ import { resetOutFlags } from "./offload";
 export const V_DROP: i32 = 0;
 export const V_TX: i32 = 1;
 export const V_LOCAL: i32 = 2;
+/** Kept in the neighbour queue (net/neighq.ts) until its next hop answers: neither sent nor dropped yet. */
+export const V_HELD: i32 = 3;
 
 /** Results of the current frame besides its verdict. */
 export let outLen: u32 = 0;
@@ -29,6 +31,16 @@ export function txInstead(l: i32, len: u32, r: i32): i32 {
   reason = r;
   return tx(l, len);
 }
+
+/** The input is held (V_HELD) and the output slot holds our own frame to send (a solicitation). */
+export function txAnswer(l: i32, len: u32): i32 {
+  resetOutFlags();
+  reason = 0;
+  return tx(l, len);
+}
+
+/** The input is held (V_HELD), nothing to send. */
+@inline export function held(): i32 { reason = 0; return V_HELD; }
 
 /** Output ready: len bytes at the output slot, to link l. */
 @inline export function tx(l: i32, len: u32): i32 { outLink = l; outLen = len; return V_TX; }

@@ -42,7 +42,7 @@ export function showStats(env: ConsoleEnv): StatsHandler {
       const dp = env.model.dp;
       const b = dp.batchStats();
       const lines = [
-        `batches ${b.batches}`, `frames_in ${b.framesIn}`, `frames_tx ${b.framesTx}`, `frames_local ${b.framesLocal}`,
+        `batches ${b.batches}`, `frames_in ${b.framesIn}`, `frames_tx ${b.framesTx}`, `frames_local ${b.framesLocal}`, `frames_held ${b.framesHeld}`,
         `connections ${dp.connCount(4)}`, `connections6 ${dp.connCount(6)}`,
         ...Object.entries(dp.drops()).map(([name, n]) => `drop_${name} ${n}`),
         ...more.flatMap((f) => f()),

@@ -602,7 +602,7 @@ export class DataPlane implements DataPlaneApi {
   connCount(af: Family = 4): number { return this.x.connCount(af); }
   batchStats(): BatchStats {
     const s = (i: number) => this.x.batchStat(i);
-    return { batches: s(0), framesIn: s(1), framesTx: s(2), framesLocal: s(3) };
+    return { batches: s(0), framesIn: s(1), framesTx: s(2), framesLocal: s(3), framesHeld: s(4) };
   }
 
   // ---- test hooks (scheduler tests only; not for the supervisor) ----
@@ -811,7 +811,8 @@ export class DataPlane implements DataPlaneApi {
 }
 
 export interface Neighbour { link: number; addr: string; mac: string; state: "incomplete" | "reachable" | "permanent"; }
-export interface BatchStats { batches: bigint; framesIn: bigint; framesTx: bigint; framesLocal: bigint; }
+/** Every frame in gets one verdict: tx, local (the host stack), held (waiting for its next hop's MAC: sent or dropped later) or drop (the rest). */
+export interface BatchStats { batches: bigint; framesIn: bigint; framesTx: bigint; framesLocal: bigint; framesHeld: bigint; }
 
 /** One entry of DataPlane.connections(). */
 export interface ConnEntry {

@@ -11,7 +11,7 @@ import type { WeirExports } from "./wasm.js";
 
 const FIELDS = {
   desc: ["size", "inOff", "inLen", "outOff", "outCap", "outLen", "inLink", "outLink", "verdict", "reason", "flags"],
-  verdict: ["DROP", "TX", "LOCAL"],
+  verdict: ["DROP", "TX", "LOCAL", "HELD"],
   scratch: [
     "size",
     "svAf", "svProto", "svPort", "svFwmark", "svFlags", "svTimeout", "svNetmask", "svSched", "svAddr",

@@ -181,7 +181,7 @@ const FAMILIES: [string, MetricType, string][] = [
   ["weir_real_server_health_up", "gauge", "1 when the real server's health check passes, 0 when it fails; absent when it has no check."],
   ["weir_drops_total", "counter", "Frames dropped by the data plane, by reason."],
   ["weir_batches_total", "counter", "Batches of frames processed by the data plane."],
-  ["weir_frames_total", "counter", "Frames processed by the data plane, by verdict: tx (forwarded), local (for the appliance), drop."],
+  ["weir_frames_total", "counter", "Frames processed by the data plane, by verdict: tx (forwarded), local (for the appliance), held (waiting for the next hop's MAC: sent or dropped later, see weir_drops_total{reason=\"neigh_unresolved\"}), drop."],
   ["weir_connections", "gauge", "Entries in the data plane's connection tables, by address family."],
 ];
 
@@ -283,9 +283,10 @@ function* collect(src: MetricsSource, x: Exposition): Generator<void> {
   const b = src.dp.batchStats();
   x.add("weir_batches_total", {}, b.batches);
   // Every frame gets exactly one verdict: drop is what is neither tx nor local.
-  const dropped = b.framesIn - b.framesTx - b.framesLocal;
+  const dropped = b.framesIn - b.framesTx - b.framesLocal - b.framesHeld;
   x.add("weir_frames_total", { verdict: "tx" }, b.framesTx);
   x.add("weir_frames_total", { verdict: "local" }, b.framesLocal);
+  x.add("weir_frames_total", { verdict: "held" }, b.framesHeld);
   x.add("weir_frames_total", { verdict: "drop" }, dropped > 0n ? dropped : 0n);
   x.add("weir_connections", { family: "ipv4" }, src.dp.connCount(4));
   x.add("weir_connections", { family: "ipv6" }, src.dp.connCount(6));

@@ -13,8 +13,8 @@ describe("appliance words", () => {
     await t.setup("ipvsadm -A -t 198.18.100.1:80 -s rr", "ipvsadm -a -t 198.18.100.1:80 -r 198.19.0.11 -m");
     fromClient(t, [syn(80, 45000), syn(81, 45001, "198.18.100.77")]);
     const out = (await t.run("show stats")).split("\n");
-    expect(out.slice(0, 6)).toEqual(["batches 1", "frames_in 2", "frames_tx 1", "frames_local 0", "connections 1", "connections6 0"]);
-    expect(out.slice(6)).toEqual(t.dp.dropReasons.map((r) => `drop_${r} ${r === "no_service" ? 1 : 0}`));
+    expect(out.slice(0, 7)).toEqual(["batches 1", "frames_in 2", "frames_tx 1", "frames_local 0", "frames_held 0", "connections 1", "connections6 0"]);
+    expect(out.slice(7)).toEqual(t.dp.dropReasons.map((r) => `drop_${r} ${r === "no_service" ? 1 : 0}`));
     expect(await t.run("show stats now")).toBe("error: unexpected argument 'now'");
   });
 

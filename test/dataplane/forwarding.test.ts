@@ -61,6 +61,7 @@ import {
 const DROP = 0;
 const TX = 1;
 const LOCAL = 2;
+const HELD = 3;
 
 /** The appliance's own addresses (test/helpers/appliance.ts). */
 const LB0_IP = "198.18.0.1";
@@ -870,7 +871,10 @@ const echo: Step[] = [
   },
 ];
 
-/** With no static neighbours: the first packet becomes a solicitation for its next hop. */
+/**
+ * With no static neighbours: the first packet waits in the neighbour queue
+ * (held, not a drop) and its output slot carries a solicitation for its next hop.
+ */
 const unresolved: Step[] = [
   {
     description: "SYN to VIP:80 with RS0 unresolved: broadcast ARP who-has RS0 tell 198.19.0.1 on link 1",
@@ -878,17 +882,14 @@ const unresolved: Step[] = [
     frame: tcp4Frame({ ...fromClient, src: CLIENT, dst: VIP, sport: 47000, dport: 80, flags: "S", seq: 1 }),
     verdict: TX,
     outLink: 1,
-    reason: "neigh_unresolved",
-    counted: "neigh_unresolved",
     expected: arp({ op: 1, sha: LB1_MAC, spa: LB1_IP, tpa: RS[0] }),
   },
   {
-    description: "the retransmitted SYN within a second is dropped without a second ARP request",
+    description: "the retransmitted SYN within a second is held too, without a second ARP request",
     link: 0,
     now: 1500,
     frame: tcp4Frame({ ...fromClient, src: CLIENT, dst: VIP, sport: 47000, dport: 80, flags: "S", seq: 1 }),
-    verdict: DROP,
-    reason: "neigh_unresolved",
+    verdict: HELD,
   },
   {
     description: "RS0's ARP reply is consumed (learnt), passed up",
@@ -913,8 +914,6 @@ const unresolved: Step[] = [
     frame: tcp4Frame({ ...fromRs(0), src: RS[0], dst: CLIENT, sport: 8080, dport: 47000, flags: "SA", seq: 1, ack: 2 }),
     verdict: TX,
     outLink: 0,
-    reason: "neigh_unresolved",
-    counted: "neigh_unresolved",
     expected: arp({ op: 1, sha: LB0_MAC, spa: LB0_IP, tpa: CLIENT }),
   },
   {
@@ -924,8 +923,6 @@ const unresolved: Step[] = [
     frame: tcp6Frame({ ...fromClient, src: CLIENT6, dst: VIP6, sport: 47001, dport: 80, flags: "S" }),
     verdict: TX,
     outLink: 1,
-    reason: "neigh_unresolved",
-    counted: "neigh_unresolved",
     expected: ns({ ethSrc: LB1_MAC, ethDst: solicitedMac(RS6[0]) }, LB1_IP6, solicitedNode(RS6[0]), RS6[0], LB1_MAC),
   },
   {

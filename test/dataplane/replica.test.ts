@@ -213,7 +213,7 @@ describe("the workers' counters (RemoteStats)", () => {
     const snap = (seq: number, fill: (v: BigUint64Array) => void) => {
       const values = new BigUint64Array(4 * STRIDE);
       fill(values);
-      return { seq, values, drops: { no_service: 2n }, batch: { batches: 1n, framesIn: 10n, framesTx: 8n, framesLocal: 0n }, conns: { 4: 3, 6: 0 }, neighbours: [], links: [] };
+      return { seq, values, drops: { no_service: 2n }, batch: { batches: 1n, framesIn: 10n, framesTx: 8n, framesLocal: 0n, framesHeld: 0n }, conns: { 4: 3, 6: 0 }, neighbours: [], links: [] };
     };
     return { remote, snap, setLayout: (seq: number) => { layout = { seq, index: state.layout() }; } };
   }
@@ -237,7 +237,7 @@ describe("the workers' counters (RemoteStats)", () => {
     expect(remote.addService(A, zero()).conns).toBe(8n); // worker 1's 1 stays in the total
     expect(remote.addDest(A, a2, zeroDest())).toMatchObject({ conns: 5n, activeconns: 2 }); // its gauges go
     expect(remote.connCount(4)).toBe(3);
-    expect(remote.addBatch({ batches: 0n, framesIn: 0n, framesTx: 0n, framesLocal: 0n }).framesIn).toBe(20n);
+    expect(remote.addBatch({ batches: 0n, framesIn: 0n, framesTx: 0n, framesLocal: 0n, framesHeld: 0n }).framesIn).toBe(20n);
     remote.zero(A);
     expect(remote.addService(A, zero()).conns).toBe(0n);
     expect(remote.addService(B, zero()).inpkts).toBe(9n);

@@ -193,10 +193,11 @@ ${drops}
 # HELP weir_batches_total Batches of frames processed by the data plane.
 # TYPE weir_batches_total counter
 weir_batches_total 1
-# HELP weir_frames_total Frames processed by the data plane, by verdict: tx (forwarded), local (for the appliance), drop.
+# HELP weir_frames_total Frames processed by the data plane, by verdict: tx (forwarded), local (for the appliance), held (waiting for the next hop's MAC: sent or dropped later, see weir_drops_total{reason="neigh_unresolved"}), drop.
 # TYPE weir_frames_total counter
 weir_frames_total{verdict="tx"} 2
 weir_frames_total{verdict="local"} 1
+weir_frames_total{verdict="held"} 0
 weir_frames_total{verdict="drop"} 1
 # HELP weir_connections Entries in the data plane's connection tables, by address family.
 # TYPE weir_connections gauge

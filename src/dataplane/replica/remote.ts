@@ -156,7 +156,7 @@ export class RemoteStats {
 }
 
 function zeroBatch(): BatchStats {
-  return { batches: 0n, framesIn: 0n, framesTx: 0n, framesLocal: 0n };
+  return { batches: 0n, framesIn: 0n, framesTx: 0n, framesLocal: 0n, framesHeld: 0n };
 }
 
 function sumDrops(into: Record<string, bigint>, from: Record<string, bigint>): void {
@@ -164,7 +164,7 @@ function sumDrops(into: Record<string, bigint>, from: Record<string, bigint>): v
 }
 
 function sumBatch(a: BatchStats, b: BatchStats): BatchStats {
-  return { batches: a.batches + b.batches, framesIn: a.framesIn + b.framesIn, framesTx: a.framesTx + b.framesTx, framesLocal: a.framesLocal + b.framesLocal };
+  return { batches: a.batches + b.batches, framesIn: a.framesIn + b.framesIn, framesTx: a.framesTx + b.framesTx, framesLocal: a.framesLocal + b.framesLocal, framesHeld: a.framesHeld + b.framesHeld };
 }
 
 /** Link counters summed per link: into's links (copied), plus from's added to them or appended. */
