@@ -45,6 +45,7 @@ export function showStats(env: ConsoleEnv): StatsHandler {
         `batches ${b.batches}`, `frames_in ${b.framesIn}`, `frames_tx ${b.framesTx}`, `frames_local ${b.framesLocal}`, `frames_held ${b.framesHeld}`,
         `connections ${dp.connCount(4)}`, `connections6 ${dp.connCount(6)}`,
         ...Object.entries(dp.drops()).map(([name, n]) => `drop_${name} ${n}`),
+        ...Object.entries(dp.neighQueueStats()).map(([name, n]) => `neigh_queue_${name} ${n}`),
         ...more.flatMap((f) => f()),
       ];
       return ok(lines.join("\n"));

@@ -178,6 +178,8 @@ export interface DataPlaneApi {
   neighbours(): Neighbour[];
 
   drops(): Record<string, bigint>;
+  /** Frames held for their next hop's MAC (net/neighq.ts): queued, sent, dropped_* counters and the held gauge; with workers, summed. */
+  neighQueueStats(): Record<string, bigint>;
   connCount(af?: Family): number;
   batchStats(): BatchStats;
   /** Size of the connection table (entries), as ipvsadm shows it in "(size=…)". */

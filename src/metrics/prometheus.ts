@@ -118,7 +118,7 @@ export class Exposition {
 
 /** What a scrape reads. A DataPlaneApi satisfies `dp`; an Estimator satisfies `rates`. */
 export interface MetricsSource {
-  dp: Pick<DataPlaneApi, "serviceStats" | "destStats" | "drops" | "batchStats" | "connCount">;
+  dp: Pick<DataPlaneApi, "serviceStats" | "destStats" | "drops" | "batchStats" | "connCount"> & Partial<Pick<DataPlaneApi, "neighQueueStats">>;
   /** The configured services and their real servers. */
   targets: () => Target[];
   /** Rate estimates; without it the rate families have no samples. */
@@ -182,6 +182,8 @@ const FAMILIES: [string, MetricType, string][] = [
   ["weir_drops_total", "counter", "Frames dropped by the data plane, by reason."],
   ["weir_batches_total", "counter", "Batches of frames processed by the data plane."],
   ["weir_frames_total", "counter", "Frames processed by the data plane, by verdict: tx (forwarded), local (for the appliance), held (waiting for the next hop's MAC: sent or dropped later, see weir_drops_total{reason=\"neigh_unresolved\"}), drop."],
+  ["weir_neighbour_queue_frames_total", "counter", "Frames held for their next hop's MAC, by event: queued, sent (after the answer), dropped_timeout, dropped_overflow, dropped_too_big, dropped_flushed, dropped_unsent."],
+  ["weir_neighbour_queue_held", "gauge", "Frames waiting for their next hop's MAC now."],
   ["weir_connections", "gauge", "Entries in the data plane's connection tables, by address family."],
 ];
 
@@ -287,6 +289,11 @@ function* collect(src: MetricsSource, x: Exposition): Generator<void> {
   x.add("weir_frames_total", { verdict: "tx" }, b.framesTx);
   x.add("weir_frames_total", { verdict: "local" }, b.framesLocal);
   x.add("weir_frames_total", { verdict: "held" }, b.framesHeld);
+  const q = src.dp.neighQueueStats?.();
+  for (const [event, n] of Object.entries(q ?? {})) {
+    if (event === "held") x.add("weir_neighbour_queue_held", {}, n);
+    else x.add("weir_neighbour_queue_frames_total", { event }, n);
+  }
   x.add("weir_frames_total", { verdict: "drop" }, dropped > 0n ? dropped : 0n);
   x.add("weir_connections", { family: "ipv4" }, src.dp.connCount(4));
   x.add("weir_connections", { family: "ipv6" }, src.dp.connCount(6));

@@ -14,7 +14,9 @@ describe("appliance words", () => {
     fromClient(t, [syn(80, 45000), syn(81, 45001, "198.18.100.77")]);
     const out = (await t.run("show stats")).split("\n");
     expect(out.slice(0, 7)).toEqual(["batches 1", "frames_in 2", "frames_tx 1", "frames_local 0", "frames_held 0", "connections 1", "connections6 0"]);
-    expect(out.slice(7)).toEqual(t.dp.dropReasons.map((r) => `drop_${r} ${r === "no_service" ? 1 : 0}`));
+    const nDrops = t.dp.dropReasons.length;
+    expect(out.slice(7, 7 + nDrops)).toEqual(t.dp.dropReasons.map((r) => `drop_${r} ${r === "no_service" ? 1 : 0}`));
+    expect(out.slice(7 + nDrops)).toEqual(["queued", "sent", "dropped_timeout", "dropped_overflow", "dropped_too_big", "dropped_flushed", "dropped_unsent", "held"].map((n) => `neigh_queue_${n} 0`));
     expect(await t.run("show stats now")).toBe("error: unexpected argument 'now'");
   });
 

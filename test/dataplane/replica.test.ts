@@ -213,7 +213,7 @@ describe("the workers' counters (RemoteStats)", () => {
     const snap = (seq: number, fill: (v: BigUint64Array) => void) => {
       const values = new BigUint64Array(4 * STRIDE);
       fill(values);
-      return { seq, values, drops: { no_service: 2n }, batch: { batches: 1n, framesIn: 10n, framesTx: 8n, framesLocal: 0n, framesHeld: 0n }, conns: { 4: 3, 6: 0 }, neighbours: [], links: [] };
+      return { seq, values, drops: { no_service: 2n }, neighQueue: { queued: 3n, sent: 2n, held: 1n }, batch: { batches: 1n, framesIn: 10n, framesTx: 8n, framesLocal: 0n, framesHeld: 0n }, conns: { 4: 3, 6: 0 }, neighbours: [], links: [] };
     };
     return { remote, snap, setLayout: (seq: number) => { layout = { seq, index: state.layout() }; } };
   }
@@ -233,7 +233,9 @@ describe("the workers' counters (RemoteStats)", () => {
     expect(remote.addService(A, zero()).conns).toBe(8n);
     expect(remote.connCount(4)).toBe(6);
     expect(remote.addDrops({}).no_service).toBe(4n);
+    expect(remote.addNeighQueue({ queued: 1n, held: 0n })).toMatchObject({ queued: 7n, sent: 4n, held: 2n });
     remote.retire(1);
+    expect(remote.addNeighQueue({})).toMatchObject({ queued: 6n, sent: 4n, held: 1n }); // a dead worker's counters stay, what it held is gone
     expect(remote.addService(A, zero()).conns).toBe(8n); // worker 1's 1 stays in the total
     expect(remote.addDest(A, a2, zeroDest())).toMatchObject({ conns: 5n, activeconns: 2 }); // its gauges go
     expect(remote.connCount(4)).toBe(3);

@@ -199,6 +199,18 @@ weir_frames_total{verdict="tx"} 2
 weir_frames_total{verdict="local"} 1
 weir_frames_total{verdict="held"} 0
 weir_frames_total{verdict="drop"} 1
+# HELP weir_neighbour_queue_frames_total Frames held for their next hop's MAC, by event: queued, sent (after the answer), dropped_timeout, dropped_overflow, dropped_too_big, dropped_flushed, dropped_unsent.
+# TYPE weir_neighbour_queue_frames_total counter
+weir_neighbour_queue_frames_total{event="queued"} 0
+weir_neighbour_queue_frames_total{event="sent"} 0
+weir_neighbour_queue_frames_total{event="dropped_timeout"} 0
+weir_neighbour_queue_frames_total{event="dropped_overflow"} 0
+weir_neighbour_queue_frames_total{event="dropped_too_big"} 0
+weir_neighbour_queue_frames_total{event="dropped_flushed"} 0
+weir_neighbour_queue_frames_total{event="dropped_unsent"} 0
+# HELP weir_neighbour_queue_held Frames waiting for their next hop's MAC now.
+# TYPE weir_neighbour_queue_held gauge
+weir_neighbour_queue_held 0
 # HELP weir_connections Entries in the data plane's connection tables, by address family.
 # TYPE weir_connections gauge
 weir_connections{family="ipv4"} 1
@@ -210,7 +222,7 @@ weir_connections{family="ipv6"} 0
   it("parses clean: every line, HELP and TYPE for every family, valid names, no duplicates", () => {
     const p = parseExposition(text);
     expect(p.problems).toEqual([]);
-    expect(p.families.size).toBe(20);
+    expect(p.families.size).toBe(22);
     for (const f of p.families.values()) {
       expect(f.name).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/);
       expect(f.name.startsWith("weir_")).toBe(true);

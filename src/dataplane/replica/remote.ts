@@ -25,6 +25,8 @@ export interface Snapshot {
   seq: number;
   values: BigUint64Array;
   drops: Record<string, bigint>;
+  /** The neighbour queue's counters (DataPlane.neighQueueStats; `held` is a gauge). */
+  neighQueue: Record<string, bigint>;
   batch: BatchStats;
   conns: { 4: number; 6: number };
   neighbours: Neighbour[];
@@ -39,13 +41,14 @@ interface Held { snap: Snapshot; index: Map<string, number>; }
 interface Retired {
   entries: Map<string, bigint[]>;
   drops: Record<string, bigint>;
+  neighQueue: Record<string, bigint>;
   batch: BatchStats;
   links: LinkIoStats[];
 }
 
 export class RemoteStats {
   private readonly held = new Map<number, Held>();
-  private readonly retired: Retired = { entries: new Map(), drops: {}, batch: zeroBatch(), links: [] };
+  private readonly retired: Retired = { entries: new Map(), drops: {}, neighQueue: {}, batch: zeroBatch(), links: [] };
 
   constructor(
     private readonly listConnections: (af?: Family) => Promise<ConnEntry[]>,
@@ -78,6 +81,8 @@ export class RemoteStats {
       else r.entries.set(key, [...add]);
     }
     sumDrops(r.drops, h.snap.drops);
+    const { held: _gauge, ...counters } = h.snap.neighQueue ?? {}; // what a dead worker held is gone
+    sumDrops(r.neighQueue, counters);
     r.batch = sumBatch(r.batch, h.snap.batch);
     r.links = sumLinks(r.links, h.snap.links);
   }
@@ -113,6 +118,12 @@ export class RemoteStats {
     sumDrops(d, this.retired.drops);
     for (const { snap } of this.held.values()) sumDrops(d, snap.drops);
     return d;
+  }
+
+  addNeighQueue(q: Record<string, bigint>): Record<string, bigint> {
+    sumDrops(q, this.retired.neighQueue);
+    for (const { snap } of this.held.values()) sumDrops(q, snap.neighQueue ?? {});
+    return q;
   }
 
   addBatch(b: BatchStats): BatchStats {

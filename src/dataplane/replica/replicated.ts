@@ -126,6 +126,7 @@ export class ReplicatedDataPlane implements DataPlaneApi {
   /** Neighbours as worker 0 knows them (remote.ts): the workers resolve the next hops they forward to. */
   neighbours(): Neighbour[] { return this.remote.neighbours(); }
   drops(): Record<string, bigint> { return this.remote.addDrops(this.local.drops()); }
+  neighQueueStats(): Record<string, bigint> { return this.remote.addNeighQueue(this.local.neighQueueStats()); }
   connCount(af: Family = 4): number { return this.local.connCount(af) + this.remote.connCount(af); }
   batchStats(): BatchStats { return this.remote.addBatch(this.local.batchStats()); }
   /** ipvsadm -L -c: the control instance's entries, then the workers' (asked at once). */

@@ -208,7 +208,7 @@ async function snapshot(): Promise<Snapshot | undefined> {
     }
   }
   return {
-    seq, values, drops: dp.drops(), batch: dp.batchStats(),
+    seq, values, drops: dp.drops(), neighQueue: dp.neighQueueStats(), batch: dp.batchStats(),
     conns: { 4: dp.connCount(4), 6: dp.connCount(6) },
     neighbours: init.index === 0 ? dp.neighbours() : [],
     links: io.stats(),
