@@ -15,13 +15,11 @@
 // Root only; namespaces wsyn<pid>a / wsyn<pid>b, addresses from 198.18.0.0/15;
 // the processes started here are ended by PID.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, type ChildProcess } from "node:child_process";
-import { createInterface } from "node:readline";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { haveCommand, run, tryRun } from "../../src/demo/sys.js";
 import { requireOrFail } from "../helpers/requires.js";
-import { endHelper } from "../vrrp/helper.js";
+import { JsonLinesProc, type Line } from "../helpers/jsonlines.js";
 import { buildSyncFrame } from "../../src/sync/frame.js";
 import { encodeMessage, TYPE_ENTRIES } from "../../src/sync/wire.js";
 import { entries, KEY, KEY_HEX, OTHER_KEY } from "../sync/helpers.js";
@@ -42,43 +40,10 @@ const sh = (argv: string[]) => run(argv, { timeoutMs: 10000 });
 const shQuiet = (argv: string[]) => { tryRun(argv, { timeoutMs: 10000 }); };
 
 
-type Line = Record<string, any>;
-
 /** syncnode.mjs in a namespace, speaking JSON lines. */
-class Node {
-  ready!: Line;
-  private next = 1;
-  private readonly waiting = new Map<number, (o: Line) => void>();
-  private err = "";
-  private constructor(readonly proc: ChildProcess) {}
-
-  static async start(ns: string, role: string, addr: string): Promise<Node> {
-    const proc = spawn("ip", ["netns", "exec", ns, process.execPath, path.join(ROOT, "test", "sync", "syncnode.mjs"), DEV, role, KEY_HEX, addr], { stdio: ["pipe", "pipe", "pipe"] });
-    const n = new Node(proc);
-    proc.stderr!.on("data", (d) => (n.err += d));
-    createInterface({ input: proc.stdout! }).on("line", (line) => {
-      const o = JSON.parse(line) as Line;
-      if (typeof o.id === "number") { n.waiting.get(o.id)?.(o); n.waiting.delete(o.id); }
-      else if (o.ready) n.ready = o;
-    });
-    await until("syncnode ready", () => {
-      if (proc.exitCode !== null) throw new Error(`syncnode exited ${proc.exitCode}: ${n.err}`);
-      return n.ready;
-    }, 10000);
-    return n;
-  }
-
-  cmd(c: object): Promise<Line> {
-    const id = this.next++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer to ${JSON.stringify(c)} (${this.err})`)), 5000);
-      this.waiting.set(id, (o) => {
-        clearTimeout(timer);
-        if (o.error) reject(new Error(String(o.error)));
-        else resolve(o);
-      });
-      this.proc.stdin!.write(JSON.stringify({ id, ...c }) + "\n");
-    });
+class Node extends JsonLinesProc {
+  static start(ns: string, role: string, addr: string): Promise<Node> {
+    return Node.launch(ns, path.join(ROOT, "test", "sync", "syncnode.mjs"), [DEV, role, KEY_HEX, addr]);
   }
 
   async conns(): Promise<string[]> { return (await this.cmd({ conns: true })).conns; }
@@ -88,7 +53,6 @@ class Node {
     expect(r.verdict, `packet ${sport} ${flags} not forwarded`).toBe(1);
     return r.rs;
   }
-  close(): void { endHelper(this.proc); }
 }
 
 async function same(a: Node, b: Node, what: string): Promise<string[]> {

@@ -18,15 +18,14 @@
 // Root only; namespaces wvio<pid>a / wvio<pid>b, addresses from 198.18.0.0/15;
 // the processes started here are ended by PID.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, type ChildProcess } from "node:child_process";
-import { createInterface } from "node:readline";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { alive, haveCommand, run, tryRun } from "../../src/demo/sys.js";
 import { requireOrFail } from "../helpers/requires.js";
-import { endHelper } from "../vrrp/helper.js";
+import { JsonLinesProc } from "../helpers/jsonlines.js";
 import { arp, icmp, ipFrame, ipv4, ipv6, tcp4Frame, udp4Frame, udp6Frame, tagged as tag } from "../helpers/frames.js";
 import { buildFrame, decodeFrame, macText, type Advert } from "../../src/vrrp/packet.js";
 import { VrrpLink } from "../../src/dataplane/vrrpio.js";
@@ -51,60 +50,15 @@ const sh = (argv: string[]) => run(argv, { timeoutMs: 10000 });
 const shQuiet = (argv: string[]) => { tryRun(argv, { timeoutMs: 10000 }); };
 
 
-interface Line { [k: string]: unknown }
-
-/** A helper script in a namespace speaking JSON lines: answers by id, everything else kept in `lines`. */
-class Helper {
-  readonly lines: Line[] = [];
-  ready!: Line;
-  private next = 1;
-  private readonly waiting = new Map<number, (o: Line) => void>();
-  private err = "";
-
-  private constructor(readonly proc: ChildProcess) {}
-
-  static async start(ns: string, script: string, dev: string): Promise<Helper> {
-    const proc = spawn("ip", ["netns", "exec", ns, process.execPath, path.join(ROOT, "test", "vrrp", script), dev], { stdio: ["pipe", "pipe", "pipe"] });
-    const h = new Helper(proc);
-    proc.stderr!.on("data", (d) => (h.err += d));
-    createInterface({ input: proc.stdout! }).on("line", (line) => {
-      const o = JSON.parse(line) as Line;
-      if (typeof o.id === "number") Helper.answer(h, o);
-      else if (o.ready) h.ready = o;
-      else h.lines.push(o);
-    });
-    await until(`${script} ready`, () => {
-      if (proc.exitCode !== null) throw new Error(`${script} exited ${proc.exitCode}: ${h.err}`);
-      return h.ready;
-    }, 10000);
-    return h;
-  }
-
-  private static answer(h: Helper, o: Line): void {
-    h.waiting.get(o.id as number)?.(o);
-    h.waiting.delete(o.id as number);
-  }
-
-  cmd(c: object): Promise<Line> {
-    const id = this.next++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer to ${JSON.stringify(c)} (${this.err})`)), 5000);
-      this.waiting.set(id, (o) => {
-        clearTimeout(timer);
-        if (o.error) reject(new Error(String(o.error)));
-        else resolve(o);
-      });
-      this.proc.stdin!.write(JSON.stringify({ id, ...c }) + "\n");
-    });
+/** vrrplink.mjs or pktio.mjs in a namespace (JSON lines). */
+class Helper extends JsonLinesProc {
+  static start(ns: string, script: string, dev: string): Promise<Helper> {
+    return Helper.launch(ns, path.join(ROOT, "test", "vrrp", script), [dev]);
   }
 
   /** Frames seen (lines with hex) from index `from`. */
   frames(from = 0): { t: number; vlan?: number | null; hex: string }[] {
     return this.lines.slice(from).filter((l) => typeof l.hex === "string") as { t: number; vlan?: number | null; hex: string }[];
-  }
-
-  close(): void {
-    endHelper(this.proc);
   }
 }
 
