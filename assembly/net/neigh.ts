@@ -1,5 +1,6 @@
 // Neighbour table (ARP / ND cache): (link, address) → MAC. Open addressing
 // with a fixed capacity; learnt from ARP and ND traffic, or set statically.
+// A full table is compacted (compact(), below), so it never stays full.
 // An unresolved next hop gets one solicitation per second at most; the
 // packets that need it meanwhile wait in a small bounded queue (neighq.ts,
 // as the kernel's unres_qlen), which update() releases when the MAC is learnt.
@@ -13,6 +14,15 @@ export const NUD_PERMANENT: u8 = 3;
 export const CAP: i32 = 4096; // power of two
 const MASK: u32 = <u32>CAP - 1;
 const RESOLVE_RETRY_MS: u32 = 1000;
+/**
+ * A full table is compacted (at most once per COMPACT_EVERY_MS, at a batch's
+ * end: batch.ts) so that it cannot stay full forever, e.g. of the addresses
+ * of a spoofed flood: every INCOMPLETE entry goes (it holds no MAC; a real
+ * next hop is asked again at its next packet) and every learnt one not
+ * confirmed for STALE_MS (the kernel's gc_staletime); static ones stay.
+ */
+const STALE_MS: u32 = 60000;
+const COMPACT_EVERY_MS: u32 = 1000;
 
 const keys = new StaticArray<v128>(CAP);
 const linkOf = new StaticArray<i32>(CAP);
@@ -23,6 +33,12 @@ const stamps = new StaticArray<u32>(CAP);  // last update or solicitation, ms
 /** Frames waiting in neighq.ts for each entry (kept here so the resolution sees them at once). */
 export const waiting = new StaticArray<u8>(CAP);
 let used: i32 = 0;
+/** Set when a new neighbour found the table full; compact() clears it. */
+export let wantCompact: bool = false;
+let lastCompact: u32 = 0;
+let compactedOnce: bool = false;
+/** Entries compact() removed, since load. */
+export let evicted: u64 = 0;
 
 /** Set when update() resolved an entry with frames waiting; neighq.ts releases them and clears it. */
 export let resolvedWaiting: bool = false;
@@ -43,7 +59,7 @@ export function clearResolvedWaiting(): void { resolvedWaiting = false; }
  * -1 when the table is full (kept at most 3/4 used so probes stay short).
  */
 function claim(free: i32, link: i32, af: u8, a: v128): i32 {
-  if (used >= CAP * 3 / 4) return -1;
+  if (used >= CAP * 3 / 4) { wantCompact = true; return -1; }
   const i = -1 - free;
   used++;
   unchecked(keys[i] = a); unchecked(linkOf[i] = link); unchecked(afOf[i] = af);
@@ -121,7 +137,23 @@ export function known(link: i32, af: u8, a: v128): bool { return slot(link, af, 
  * Empties the table, or one link's entries (rebuilds to keep probe chains
  * intact, so entry indices change: neighq.ts drops its frames first).
  */
-export function flush(link: i32): void {
+export function flush(link: i32): void { rebuild(link, false, 0); }
+
+/** Whether a full table should be compacted now (rate-limited). */
+export function compactDue(now: u32): bool {
+  return wantCompact && (!compactedOnce || <i32>(now - lastCompact) >= <i32>COMPACT_EVERY_MS);
+}
+
+/** Rebuilds the full table without its INCOMPLETE and stale learnt entries (neighq.ts drops its frames first: indices change). */
+export function compact(now: u32): void {
+  wantCompact = false;
+  compactedOnce = true;
+  lastCompact = now;
+  rebuild(-1, true, now);
+}
+
+/** Re-inserts every entry but those of link (all links: -1) and, with evict, the ones compact() removes. */
+function rebuild(link: i32, evict: bool, now: u32): void {
   const k = new StaticArray<v128>(CAP); const l = new StaticArray<i32>(CAP); const f = new StaticArray<u8>(CAP);
   const m = new StaticArray<u64>(CAP); const s = new StaticArray<u8>(CAP); const t = new StaticArray<u32>(CAP);
   for (let i = 0; i < CAP; i++) {
@@ -132,6 +164,7 @@ export function flush(link: i32): void {
   resolvedWaiting = false;
   for (let i = 0; i < CAP; i++) {
     if (s[i] == 0 || (link >= 0 && l[i] == link)) continue;
+    if (evict && (s[i] == NUD_INCOMPLETE || (s[i] == NUD_REACHABLE && <i32>(now - t[i]) >= <i32>STALE_MS))) { evicted++; continue; }
     update(l[i], f[i], k[i], m[i], s[i], t[i]);
   }
 }

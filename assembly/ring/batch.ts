@@ -93,6 +93,10 @@ export function endBatch(now: u32, count: u32, tx: u32): void {
   conns4.expireStep(now, sweepBudget(conns4.cap, elapsed));
   conns6.expireStep(now, sweepBudget(conns6.cap, elapsed));
   if (neighq.used != 0) neighq.expire(now);
+  if (neigh.compactDue(now)) {
+    neighq.dropAll(); // entry indices change
+    neigh.compact(now);
+  }
   batches++;
   framesIn += count;
   framesTx += tx;

@@ -45,8 +45,8 @@ const reply = (k: number, sport: number, seq: number, flags = "A") =>
 const replyOut = (k: number, sport: number, seq: number, flags = "A") =>
   tcp4Frame({ ethSrc: LB0_MAC, ethDst: clientMac(k), src: VIP, dst: client(k), sport: 80, dport: sport, flags, seq, ack: 2, payload: Uint8Array.of(seq & 0xff, 1, 2, 3) });
 
-async function natAppliance(): Promise<Appliance> {
-  const a = await makeAppliance();
+async function natAppliance(opts: Parameters<typeof makeAppliance>[0] = {}): Promise<Appliance> {
+  const a = await makeAppliance(opts);
   a.dp.transaction((tx) => {
     tx.addService({ proto: "tcp", addr: VIP, port: 80 }, { scheduler: "rr" });
     tx.addDest({ proto: "tcp", addr: VIP, port: 80 }, { addr: RS[0], port: 8080, fwd: "nat" });
@@ -179,5 +179,39 @@ describe("neighbour queue: frames wait for their next hop's resolution", () => {
     expect(diffFrames(f!.frame, tcp6Frame({ ethSrc: LB0_MAC, ethDst: CLIENT6_MAC, src: VIP6, dst: CLIENT6, sport: 80, dport: 40010, flags: "SA", seq: 1, ack: 2 }))).toBe("");
     expect(verifyChecksums(f!.frame)).toEqual([]);
     expect(queue(a)).toMatchObject({ sent: 1n, held: 0n });
+  });
+});
+
+describe("neighbour table: a full table is compacted, so it never stays full", () => {
+  // 2001:db8::/64 is on link 0: every spoofed client of a flood is a new neighbour to resolve.
+  const flooder = (k: number) => `2001:db8::1:${k.toString(16)}`;
+  const synFrom = (k: number) => tcp6Frame({ ethSrc: CLIENT6_MAC, ethDst: LB0_MAC, src: flooder(k), dst: VIP6, sport: 20000 + (k % 40000), dport: 80, flags: "S", seq: 1 });
+  const replyTo = (k: number) => tcp6Frame({ ...fromRs0, src: RS6[0], dst: flooder(k), sport: 8080, dport: 20000 + (k % 40000), flags: "SA", seq: 1, ack: 2 });
+  /** Client k's SYN goes to RS6_0 (static MAC); RS6_0's SYN-ACK needs k's MAC: its verdict. */
+  const connect = (a: Appliance, k: number, now: number) => {
+    expect(a.send(synFrom(k), 0, now).verdict).toBe(TX);
+    return a.send(replyTo(k), 1, now);
+  };
+
+  it("frees the unresolved entries of a flood at most once a second; static entries stay", async () => {
+    const a = await natAppliance({ connCapacity6: 1 << 14 });
+    const cap = a.dp.x.neighCapacity();
+    // More unresolved neighbours than the table takes, twice over, within one millisecond.
+    let refused = 0;
+    for (let k = 0; k < 2 * cap; k++) if (connect(a, k, 1000).verdict === 0) refused++;
+    // The first time it filled it was compacted at once; the second time it stays full until a second has passed.
+    expect(refused).toBeGreaterThan(0);
+    const blocked = connect(a, 2 * cap, 1500);
+    expect(blocked.verdict).toBe(0); // still full: refused, counted
+    expect(a.reasonName(blocked.reason)).toBe("neigh_unresolved");
+    // A second later the next batch compacts it: a new neighbour is asked for again, its frame held.
+    a.batch.clear();
+    a.batch.run(2001);
+    const r = connect(a, 2 * cap + 1, 2002);
+    expect(r.verdict).toBe(TX);
+    expect(r.out[12] * 256 + r.out[13]).toBe(0x86dd); // the neighbour solicitation
+    expect(queue(a).held).toBeGreaterThanOrEqual(1n);
+    // The static neighbour (RS6_0) survived: a new client's SYN still goes straight to it.
+    expect(a.send(synFrom(3 * cap), 0, 2003).verdict).toBe(TX);
   });
 });
