@@ -21,31 +21,25 @@ const GROUP = addrBytes(SYNC_GROUP4, 4);
  */
 export function syncFilter(port = SYNC_PORT): Uint8Array {
   const a = new Asm();
-  const TAGGED = a.label(), IP0 = a.label(), IP4 = a.label(), ACCEPT = a.label(), DROP = a.label();
+  const TAGGED = a.label(), ACCEPT = a.label(), DROP = a.label();
+  /** IPv4 at off: unfragmented UDP to port (X is taken by the IPv4 header's length, so each offset has its own copy). */
+  const udpAt = (off: number) => {
+    a.op(LD | B | ABS, off + 9);
+    a.jmp(JEQ, IPPROTO_UDP, undefined, DROP);
+    a.op(LD | H | ABS, off + 6);
+    a.jmp(JSET, 0x3fff, DROP); // MF or an offset: a fragment
+    a.op(LDX | B | MSH, off); // X = the IPv4 header's length
+    a.op(LD | H | IND, off + 2); // UDP destination port
+    a.jmp(JEQ, port, ACCEPT, DROP);
+  };
   a.op(LD | H | ABS, 12);
   a.jmp(JEQ, ETH_P_8021Q, TAGGED);
-  a.jmp(JEQ, ETH_P_IP, IP0, DROP);
-  // Untagged: IPv4 at 14.
-  a.bind(IP0);
-  a.op(LD | B | ABS, 14 + 9);
-  a.jmp(JEQ, IPPROTO_UDP, undefined, DROP);
-  a.op(LD | H | ABS, 14 + 6);
-  a.jmp(JSET, 0x3fff, DROP); // MF or an offset: a fragment
-  a.op(LDX | B | MSH, 14); // X = the IPv4 header's length
-  a.op(LD | H | IND, 14 + 2); // UDP destination port
-  a.jmp(JEQ, port, ACCEPT, DROP);
-  // One tag: IPv4 at 18.
+  a.jmp(JEQ, ETH_P_IP, undefined, DROP);
+  udpAt(14); // untagged
   a.bind(TAGGED);
   a.op(LD | H | ABS, 16);
-  a.jmp(JEQ, ETH_P_IP, IP4, DROP);
-  a.bind(IP4);
-  a.op(LD | B | ABS, 18 + 9);
-  a.jmp(JEQ, IPPROTO_UDP, undefined, DROP);
-  a.op(LD | H | ABS, 18 + 6);
-  a.jmp(JSET, 0x3fff, DROP);
-  a.op(LDX | B | MSH, 18);
-  a.op(LD | H | IND, 18 + 2);
-  a.jmp(JEQ, port, ACCEPT, DROP);
+  a.jmp(JEQ, ETH_P_IP, undefined, DROP);
+  udpAt(18); // one tag
   a.bind(ACCEPT);
   a.op(RET | K, 0xffffffff);
   a.bind(DROP);

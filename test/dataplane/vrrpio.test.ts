@@ -14,7 +14,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as realNative from "../../native/index.js";
-import { arp, icmp, ipFrame, ipv4, ipv6, tcp4Frame, udp4Frame, udp6Frame, ether, ipv6Frag, tagged as tag } from "../helpers/frames.js";
+import { arp, icmp, ipFrame, ipv4, ipv6, tcp4Frame, udp4Frame, udp6Frame, ether, ipv6Frag, tagged as tag, l3Start } from "../helpers/frames.js";
 import { checkProgram, decodeProgram, runProgram } from "../helpers/cbpf.js";
 import { VrrpLink, vrrpFilter } from "../../src/dataplane/vrrpio.js";
 import { buildFrame, decodeFrame, type Advert } from "../../src/vrrp/packet.js";
@@ -36,13 +36,9 @@ const accepts = (f: Uint8Array) => runProgram(prog, f) !== 0;
 
 /** The rule, plainly. */
 function model(f: Uint8Array): boolean {
-  if (f.length < 14) return false;
-  let type = (f[12] << 8) | f[13], off = 14;
-  if (type === 0x8100) {
-    if (f.length < 18) return false;
-    type = (f[16] << 8) | f[17];
-    off = 18;
-  }
+  const l3 = l3Start(f);
+  if (!l3) return false;
+  const { type, off } = l3;
   if (type === 0x0800) return f.length > off + 9 && f[off + 9] === 112;
   if (type === 0x86dd) return f.length > off + 6 && f[off + 6] === 112;
   return false;

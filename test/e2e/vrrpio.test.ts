@@ -18,14 +18,14 @@
 // Root only; namespaces wvio<pid>a / wvio<pid>b, addresses from 198.18.0.0/15;
 // the processes started here are ended by PID.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { alive, haveCommand, run, tryRun } from "../../src/demo/sys.js";
+import { haveCommand, run, tryRun } from "../../src/demo/sys.js";
 import { requireOrFail } from "../helpers/requires.js";
 import { JsonLinesProc } from "../helpers/jsonlines.js";
+import { Keepalived } from "../helpers/keepalived.js";
 import { arp, icmp, ipFrame, ipv4, ipv6, tcp4Frame, udp4Frame, udp6Frame, tagged as tag } from "../helpers/frames.js";
 import { buildFrame, decodeFrame, macText, type Advert } from "../../src/vrrp/packet.js";
 import { VrrpLink } from "../../src/dataplane/vrrpio.js";
@@ -205,15 +205,8 @@ describe.skipIf(requireOrFail(CAN_RUN, WHY))("VrrpLink on a veth between namespa
 
   it.skipIf(requireOrFail(haveCommand("keepalived"), "keepalived (Debian keepalived; scripts/install-test-deps.sh)"))("a keepalived's adverts arrive and decode", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "weir-vrrpio-"));
-    const file = path.join(dir, "ka.conf");
-    writeFileSync(file, [
-      "global_defs {", `  router_id weirio_${process.pid}`, "}",
-      "vrrp_instance VIO {", "  state BACKUP", `  interface ${DEV}`, "  virtual_router_id 77", "  priority 120",
-      "  advert_int 0.1", "  version 3", "  virtual_ipaddress {", "    198.18.2.1/32", "  }", "}", "",
-    ].join("\n"));
-    const pid = (n: string) => path.join(dir, `${n}.pid`);
     const from = ours.lines.length;
-    const ka = spawn("ip", ["netns", "exec", NS_B, "keepalived", "-n", "-l", "-P", "--dont-respawn", "-f", file, "-p", pid("main"), "-r", pid("vrrp"), "-c", pid("check")], { stdio: "ignore" });
+    const ka = Keepalived.launch(NS_B, dir, { iface: DEV, vrid: 77, priority: 120, advertInt: "0.1", version: 3, vips: ["198.18.2.1/32"] });
     try {
       const adverts = await until("keepalived's adverts", () => {
         const a = ours.frames(from).map((f) => decodeFrame(unhex(f.hex))).filter((d) => d.ok && d.advert.vrid === 77);
@@ -223,11 +216,7 @@ describe.skipIf(requireOrFail(CAN_RUN, WHY))("VrrpLink on a veth between namespa
         expect(d).toMatchObject({ ok: true, srcMac: macB, src: ADDR_B, ttl: 255, advert: { version: 3, family: 4, vrid: 77, priority: 120, intervalCs: 10, addresses: ["198.18.2.1"] } });
       }
     } finally {
-      if (ka.pid !== undefined && alive(ka.pid)) {
-        process.kill(ka.pid, "SIGTERM");
-        for (let i = 0; i < 250 && alive(ka.pid); i++) await sleep(20);
-        if (alive(ka.pid)) process.kill(ka.pid, "SIGKILL");
-      }
+      await ka.stop();
       shQuiet(["ip", "-n", NS_B, "addr", "del", "198.18.2.1/32", "dev", DEV]);
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1275,3 +1275,12 @@ export function diffFrames(a: Uint8Array, b: Uint8Array, maxRows = 16): string {
   if (rows.length > maxRows) lines.push(`... ${rows.length - maxRows} more differing row(s)`);
   return lines.join("\n");
 }
+
+/** A frame's ethertype and where its L3 header starts, past one 802.1Q tag; null when too short to say. */
+export function l3Start(f: Uint8Array): { type: number; off: number } | null {
+  if (f.length < 14) return null;
+  const type = (f[12] << 8) | f[13];
+  if (type !== 0x8100) return { type, off: 14 };
+  if (f.length < 18) return null;
+  return { type: (f[16] << 8) | f[17], off: 18 };
+}

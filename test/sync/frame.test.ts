@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { checkProgram, decodeProgram, runProgram } from "../helpers/cbpf.js";
-import { ipFrame, ipv4, tagged, tcp4Frame, udp, udp4Frame, udp6Frame, verifyChecksums } from "../helpers/frames.js";
+import { ipFrame, ipv4, tagged, tcp4Frame, udp, udp4Frame, udp6Frame, verifyChecksums, l3Start } from "../helpers/frames.js";
 import { buildSyncFrame, parseSyncFrame, syncFilter } from "../../src/sync/frame.js";
 import { SYNC_PORT } from "../../src/sync/wire.js";
 
@@ -16,13 +16,9 @@ const l2 = { ethSrc: MAC_A, ethDst: "01:00:5e:00:00:51" };
 
 /** The rule, plainly. */
 function model(f: Uint8Array): boolean {
-  if (f.length < 14) return false;
-  let type = (f[12] << 8) | f[13], off = 14;
-  if (type === 0x8100) {
-    if (f.length < 18) return false;
-    type = (f[16] << 8) | f[17];
-    off = 18;
-  }
+  const l3 = l3Start(f);
+  if (!l3) return false;
+  const { type, off } = l3;
   if (type !== 0x0800 || f.length < off + 20) return false;
   if (f[off + 9] !== 17) return false;
   if ((((f[off + 6] << 8) | f[off + 7]) & 0x3fff) !== 0) return false;
